@@ -1,0 +1,93 @@
+"""Checking and normalising what users pass with their params: x, h0, lengths, dropout.
+
+Every check runs in Python on static shapes and dtypes, so it fires at call (trace) time, before
+XLA sees anything, also under ``jax.jit``.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _errors
+from ._params import RNNConfig
+
+
+def as_array(fn: str, arg: str, value: object, dtype: np.dtype) -> jax.Array:
+    """``value`` as an array of exactly ``dtype``; a different dtype is a TypeError."""
+    if not hasattr(value, "dtype"):
+        value = jnp.asarray(value)
+    if jnp.dtype(value.dtype) != dtype:
+        raise _errors.array_dtype(fn, arg, value.dtype, dtype)
+    return value
+
+
+def sequence(fn: str, x: object, config: RNNConfig, batch_first: bool) -> tuple[jax.Array, bool]:
+    """Return ``x`` as ``(L, N, H_in)`` and whether it came unbatched."""
+    x = x if hasattr(x, "shape") else jnp.asarray(x)
+    shape = tuple(x.shape)
+    if x.ndim not in (2, 3):
+        raise _errors.x_rank(fn, shape)
+    if shape[-1] != config.input_size:
+        raise _errors.x_features(fn, shape, config.input_size, "weight_ih_l0", batch_first)
+    x = as_array(fn, "x", x, config.dtype)
+    unbatched = x.ndim == 2
+    if unbatched:
+        x = x[:, None]  # (L, 1, H_in); torch ignores batch_first for unbatched input
+    elif batch_first:
+        x = jnp.swapaxes(x, 0, 1)  # (L, N, H_in)
+    if x.shape[0] == 0:
+        raise _errors.empty_sequence(fn, shape)
+    return x, unbatched
+
+
+def initial_state(
+    fn: str, h0: object, config: RNNConfig, batch_size: int, unbatched: bool
+) -> jax.Array:
+    """Return ``h0`` as ``(S, N, H)``, zeros when ``None``."""
+    num_states = config.num_directions * config.num_layers
+    if h0 is None:
+        return jnp.zeros((num_states, batch_size, config.hidden_size), config.dtype)
+    h0 = h0 if hasattr(h0, "shape") else jnp.asarray(h0)
+    if unbatched:
+        expected = (num_states, config.hidden_size)
+    else:
+        expected = (num_states, batch_size, config.hidden_size)
+    if tuple(h0.shape) != expected:
+        raise _errors.h0_shape(fn, expected, tuple(h0.shape), unbatched)
+    h0 = as_array(fn, "h0", h0, config.dtype)
+    return h0[:, None] if unbatched else h0
+
+
+def valid_steps(
+    fn: str, lengths: object, seq_len: int, batch_size: int, unbatched: bool
+) -> jax.Array | None:
+    """Turn ``lengths`` into a ``(L, N)`` mask, ``True`` where a step is valid.
+
+    Concrete lengths outside ``[0, L]`` are a ValueError. Traced lengths (under ``jit`` or
+    ``vmap``) cannot be inspected; there a length above ``L`` acts as ``L`` and one below 0 as 0.
+    """
+    if lengths is None:
+        return None
+    lengths = lengths if hasattr(lengths, "shape") else np.asarray(lengths)
+    expected = () if unbatched else (batch_size,)
+    if tuple(lengths.shape) != expected:
+        raise _errors.lengths_shape(fn, expected, tuple(lengths.shape))
+    if not jnp.issubdtype(lengths.dtype, jnp.integer):
+        raise _errors.lengths_dtype(fn, lengths.dtype)
+    try:
+        values = np.asarray(lengths)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        values = None
+    if values is not None and values.size and (values.min() < 0 or values.max() > seq_len):
+        raise _errors.lengths_range(fn, seq_len, int(values.min()), int(values.max()))
+    lengths = jnp.reshape(lengths, (-1,))  # (N,)
+    return jnp.arange(seq_len)[:, None] < lengths[None, :]  # (L, N)
+
+
+def dropout_rate(fn: str, dropout: object) -> float:
+    """Return ``dropout`` if it is a number in ``[0, 1)``."""
+    if isinstance(dropout, bool) or not isinstance(dropout, int | float | np.floating):
+        raise _errors.dropout(fn, dropout)
+    if not 0 <= dropout < 1:
+        raise _errors.dropout(fn, dropout)
+    return float(dropout)

@@ -1,0 +1,125 @@
+"""``torch.nn.RNN.forward`` as a pure function: layers, directions, lengths and dropout."""
+
+import jax
+import jax.numpy as jnp
+
+from . import _inputs, _nonlinearity
+from ._params import rnn_config, suffix
+from ._scan import scan_layer
+
+
+def rnn(
+    params: dict[str, jax.Array],
+    x: jax.Array,
+    h0: jax.Array | None = None,
+    *,
+    nonlinearity: str = "tanh",
+    batch_first: bool = False,
+    lengths: jax.Array | None = None,
+    dropout: float = 0.0,
+    key: jax.Array | None = None,
+    unroll: int = 1,
+    precision=None,
+) -> tuple[jax.Array, jax.Array]:
+    """A multi-layer Elman RNN, exactly ``torch.nn.RNN.forward``.
+
+    Every layer and direction computes ``h_t = f(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)``
+    with ``f`` tanh or relu; layer ``k > 0`` reads the (dropped-out) outputs of layer ``k-1``.
+    The number of layers, directions, bias and sizes are read from the params.
+
+    Shapes:
+        ``L`` time, ``N`` batch, ``H_in`` input features, ``H`` hidden, ``D`` directions,
+        ``S = D * num_layers``.
+        ``x``: ``(L, N, H_in)``, ``(N, L, H_in)`` if ``batch_first``, or unbatched ``(L, H_in)``.
+        ``h0`` and ``h_n``: ``(S, N, H)`` (also when ``batch_first``) or unbatched ``(S, H)``;
+        entry ``layer * D + direction``.
+        ``output``: ``(L, N, D*H)`` (``(N, L, D*H)`` if ``batch_first``, ``(L, D*H)`` unbatched),
+        forward then reverse features along the last axis.
+        ``lengths``: ``(N,)`` integers, or a scalar for unbatched ``x``.
+
+    Args:
+        params: ``torch.nn.RNN(...).state_dict()`` as arrays, e.g. from :func:`jrnn.init_rnn`.
+        x: the input sequence, in the params' dtype.
+        h0: the initial state; ``None`` means zeros.
+        nonlinearity: ``"tanh"`` or ``"relu"``.
+        batch_first: ``x`` and ``output`` are ``(N, L, ...)``.
+        lengths: row ``i`` is valid for its first ``lengths[i]`` steps, as
+            ``pack_padded_sequence(x, lengths, enforce_sorted=False)`` then
+            ``pad_packed_sequence(total_length=L)``: outputs past a row's length are 0, ``h_n``
+            holds the state at its last valid step, the reverse direction starts there, and
+            nothing in the padding reaches any output or gradient. Concrete lengths must lie in
+            ``[0, L]``; traced ones (under ``jit``/``vmap``) are clipped to it.
+        dropout: probability of zeroing each element of every layer's output but the last,
+            per time step, kept values scaled by ``1/(1-p)``. Applied only when ``key`` is given.
+        key: a ``jax.random`` key for dropout; ``None`` is deterministic (torch's eval mode).
+        unroll: time steps per scan iteration.
+        precision: passed to every matmul (``jax.lax.Precision``), e.g. ``"highest"``.
+
+    Returns:
+        ``(output, h_n)``.
+
+    Raises:
+        ValueError: params that are not an RNN state_dict; x, h0 or lengths of the wrong shape;
+            lengths out of range; unknown nonlinearity; dropout outside ``[0, 1)``.
+        TypeError: x or h0 not in the params' dtype, lengths not integer.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, jrnn
+        >>> params = jrnn.init_rnn(jax.random.key(0), input_size=100, hidden_size=10, num_layers=2)
+        >>> x = jnp.ones((8, 5, 100))
+        >>> h0 = jnp.zeros((2, 5, 10))
+        >>> out, h_t = jrnn.rnn(params, x, h0)
+        >>> out.shape, h_t.shape
+        ((8, 5, 10), (2, 5, 10))
+    """
+    fn = "jrnn.rnn"
+    config = rnn_config(fn, params)
+    _nonlinearity.check(fn, nonlinearity)
+    dropout = _inputs.dropout_rate(fn, dropout)
+    x, unbatched = _inputs.sequence(fn, x, config, batch_first)  # (L, N, H_in)
+    seq_len, batch_size = x.shape[:2]
+    h0 = _inputs.initial_state(fn, h0, config, batch_size, unbatched)  # (S, N, H)
+    mask = _inputs.valid_steps(fn, lengths, seq_len, batch_size, unbatched)  # (L, N) or None
+    if mask is not None:
+        x = jnp.where(mask[..., None], x, 0)  # padding never reaches a value or a gradient
+
+    directions = config.num_directions
+    layer_input = x
+    h_n = []
+    for layer in range(config.num_layers):
+        if layer > 0 and dropout > 0 and key is not None:
+            layer_input = _dropout(jax.random.fold_in(key, layer), layer_input, dropout)
+        outputs = []
+        for direction in range(directions):
+            name = f"l{layer}{suffix(direction)}"
+            xp = jnp.matmul(layer_input, params[f"weight_ih_{name}"].T, precision=precision)
+            bias = None  # (H,) below: both biases folded into one add per step
+            if config.bias:
+                bias = params[f"bias_ih_{name}"] + params[f"bias_hh_{name}"]
+            ys, h_last = scan_layer(
+                xp,  # (L, N, H): one GEMM over all L*N rows, hoisted out of the time loop
+                bias,
+                params[f"weight_hh_{name}"],
+                h0[layer * directions + direction],
+                mask,
+                nonlinearity=nonlinearity,
+                reverse=bool(direction),
+                unroll=unroll,
+                precision=precision,
+            )
+            outputs.append(ys)
+            h_n.append(h_last)
+        layer_input = jnp.concatenate(outputs, axis=-1)  # (L, N, D*H)
+
+    output, h_n = layer_input, jnp.stack(h_n)  # (L, N, D*H), (S, N, H)
+    if unbatched:
+        return output[:, 0], h_n[:, 0]
+    if batch_first:
+        output = jnp.swapaxes(output, 0, 1)  # (N, L, D*H)
+    return output, h_n
+
+
+def _dropout(key: jax.Array, x: jax.Array, rate: float) -> jax.Array:
+    """Zero each element with probability ``rate`` and scale the rest by ``1/(1-rate)``."""
+    keep = jax.random.bernoulli(key, 1 - rate, x.shape)  # per element and time step
+    return jnp.where(keep, x / (1 - rate), 0).astype(x.dtype)
