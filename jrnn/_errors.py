@@ -145,6 +145,10 @@ def lengths_range(fn: str, seq_len: int, low: int, high: int) -> ValueError:
     )
 
 
+def positive_int(fn: str, arg: str, value: object) -> ValueError:
+    return ValueError(f"`{fn}`: expected {arg} to be an integer >= 1, got {arg}={value!r}.")
+
+
 def init_size(fn: str, arg: str, value: object, minimum: int) -> ValueError:
     return ValueError(f"`{fn}`: expected {arg} to be an integer >= {minimum}, got {value!r}.")
 
@@ -166,3 +170,39 @@ def cell_h_shape(fn: str, expected: tuple, got: tuple) -> ValueError:
         f"got h.shape={got}."
     )
 
+
+def flax_x_rank(fn: str, arg: str, ranks: str, shape: tuple) -> ValueError:
+    return ValueError(f"`{fn}`: expected {arg} of shape {ranks}, got {arg}.shape={shape}.")
+
+
+def params_do_not_fit(
+    fn: str, model: Mapping[str, object], params: Mapping[str, object]
+) -> ValueError:
+    want = ", ".join(f"{k}={v!r}" for k, v in model.items())
+    got = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    return ValueError(
+        f"`{fn}`: params do not fit this model: the model has {want}, the params describe "
+        f"{got}. Build a model from the params instead with `.from_params(params, rngs=...)`."
+    )
+
+
+def params_dtype_does_not_fit(fn: str, got: object, want: object) -> TypeError:
+    return TypeError(
+        f"`{fn}`: expected params of dtype {want} (the model's dtype), got {got}. jrnn does not "
+        "cast silently: cast the params, or build the model with `.from_params(params, rngs=...)`."
+    )
+
+
+def dropout_rng_missing(fn: str, dropout: float) -> ValueError:
+    return ValueError(
+        f"`{fn}`: dropout={dropout} in training mode needs random keys, but the model holds no "
+        "'dropout' stream and none was passed. Build it with rngs=nnx.Rngs(...), call it with "
+        "rngs=..., or switch dropout off with model.eval()."
+    )
+
+
+def dropout_rngs_type(fn: str, value: object) -> TypeError:
+    return TypeError(
+        f"`{fn}`: expected rngs to be an nnx.Rngs, an nnx.RngStream or a jax.random key, "
+        f"got {type(value).__name__}."
+    )

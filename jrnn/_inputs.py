@@ -91,3 +91,10 @@ def dropout_rate(fn: str, dropout: object) -> float:
     if not 0 <= dropout < 1:
         raise _errors.dropout(fn, dropout)
     return float(dropout)
+
+
+def positive_int(fn: str, arg: str, value: object) -> int:
+    """Return ``value`` if it is an integer >= 1 (a knob such as ``unroll``)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise _errors.positive_int(fn, arg, value)
+    return int(value)

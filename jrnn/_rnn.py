@@ -5,7 +5,7 @@ import jax.numpy as jnp
 
 from . import _inputs, _nonlinearity
 from ._params import rnn_config, suffix
-from ._scan import scan_layer
+from ._scan import scan_layer, scan_layer_in_segments
 
 
 def rnn(
@@ -20,6 +20,7 @@ def rnn(
     key: jax.Array | None = None,
     unroll: int = 1,
     precision=None,
+    checkpoint_every: int | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """A multi-layer Elman RNN, exactly ``torch.nn.RNN.forward``.
 
@@ -54,6 +55,10 @@ def rnn(
         key: a ``jax.random`` key for dropout; ``None`` is deterministic (torch's eval mode).
         unroll: time steps per scan iteration.
         precision: passed to every matmul (``jax.lax.Precision``), e.g. ``"highest"``.
+        checkpoint_every: for very long sequences, keep only every ``checkpoint_every``-th state
+            for the backward pass and recompute the rest, segment by segment: training memory
+            inside each layer drops from ``O(L)`` to ``O(L/k + k)`` states for about one extra
+            forward pass. ``None`` (default) keeps the whole state sequence.
 
     Returns:
         ``(output, h_n)``.
@@ -76,6 +81,9 @@ def rnn(
     config = rnn_config(fn, params)
     _nonlinearity.check(fn, nonlinearity)
     dropout = _inputs.dropout_rate(fn, dropout)
+    _inputs.positive_int(fn, "unroll", unroll)
+    if checkpoint_every is not None:
+        _inputs.positive_int(fn, "checkpoint_every", checkpoint_every)
     x, unbatched = _inputs.sequence(fn, x, config, batch_first)  # (L, N, H_in)
     seq_len, batch_size = x.shape[:2]
     h0 = _inputs.initial_state(fn, h0, config, batch_size, unbatched)  # (S, N, H)
@@ -91,17 +99,13 @@ def rnn(
             layer_input = _dropout(jax.random.fold_in(key, layer), layer_input, dropout)
         outputs = []
         for direction in range(directions):
-            name = f"l{layer}{suffix(direction)}"
-            xp = jnp.matmul(layer_input, params[f"weight_ih_{name}"].T, precision=precision)
-            bias = None  # (H,) below: both biases folded into one add per step
-            if config.bias:
-                bias = params[f"bias_ih_{name}"] + params[f"bias_hh_{name}"]
-            ys, h_last = scan_layer(
-                xp,  # (L, N, H): one GEMM over all L*N rows, hoisted out of the time loop
-                bias,
-                params[f"weight_hh_{name}"],
+            ys, h_last = _run_direction(
+                params,
+                f"l{layer}{suffix(direction)}",
+                layer_input,
                 h0[layer * directions + direction],
                 mask,
+                checkpoint_every,
                 nonlinearity=nonlinearity,
                 reverse=bool(direction),
                 unroll=unroll,
@@ -117,6 +121,25 @@ def rnn(
     if batch_first:
         output = jnp.swapaxes(output, 0, 1)  # (N, L, D*H)
     return output, h_n
+
+
+def _run_direction(params, name, x, h0, mask, checkpoint_every, **step_config):
+    """One layer in one direction, the weights named by ``name`` (e.g. ``"l1_reverse"``).
+
+    Shapes:
+        ``x``: ``(L, N, H_in)`` for this layer. ``h0``: ``(N, H)``. Returns ``(L, N, H)``, ``(N, H)``.
+    """
+    w_ih, w_hh = params[f"weight_ih_{name}"], params[f"weight_hh_{name}"]
+    bias = None
+    if f"bias_ih_{name}" in params:
+        bias = params[f"bias_ih_{name}"] + params[f"bias_hh_{name}"]  # (H,): one add per step
+    if checkpoint_every is not None:
+        return scan_layer_in_segments(
+            x, w_ih, bias, w_hh, h0, mask, segment=checkpoint_every, **step_config
+        )
+    # One GEMM over all L*N rows, hoisted out of the time loop.
+    xp = jnp.matmul(x, w_ih.T, precision=step_config["precision"])  # (L, N, H)
+    return scan_layer(xp, bias, w_hh, h0, mask, **step_config)
 
 
 def _dropout(key: jax.Array, x: jax.Array, rate: float) -> jax.Array:

@@ -125,3 +125,66 @@ def _layer_bwd(nonlinearity, reverse, unroll, precision, residuals, cotangents):
 
 
 _layer.defvjp(_layer_fwd, _layer_bwd)
+
+
+def scan_layer_in_segments(
+    x: jax.Array,
+    w_ih: jax.Array,
+    bias: jax.Array | None,
+    w_hh: jax.Array,
+    h0: jax.Array,
+    mask: jax.Array | None,
+    *,
+    segment: int,
+    nonlinearity: str,
+    reverse: bool,
+    unroll: int,
+    precision,
+) -> tuple[jax.Array, jax.Array]:
+    """:func:`scan_layer` with the input projection, rematerialised ``segment`` steps at a time.
+
+    For very long sequences: the forward keeps only the state at every segment boundary; the
+    backward recomputes one segment at a time (its projection GEMM and its steps), so training
+    memory inside the layer is ``O(L/segment + segment)`` states instead of ``O(L)``, for about
+    one more forward pass of compute. When ``segment`` does not divide ``L``, the last
+    ``L % segment`` steps run as one more, shorter segment.
+
+    Shapes:
+        ``x``: ``(L, N, H_in)``. ``w_ih``: ``(H, H_in)``. The rest as :func:`scan_layer`.
+
+    Returns:
+        ``(ys, h_last)``: ``(L, N, H)`` and ``(N, H)``.
+    """
+    seq_len, batch_size = x.shape[:2]
+    num_segments, tail = divmod(seq_len, segment)
+    if mask is None:
+        mask = jnp.ones((seq_len, batch_size), bool)  # (L, N)
+
+    @jax.checkpoint
+    def run_segment(h, inputs):
+        x_seg, mask_seg = inputs  # (segment, N, H_in), (segment, N)
+        xp = jnp.matmul(x_seg, w_ih.T, precision=precision)  # (segment, N, H)
+        ys, h = _layer(xp, bias, w_hh, h, mask_seg, nonlinearity, reverse, unroll, precision)
+        return h, ys
+
+    def run_segments(h, x, mask):
+        count = x.shape[0] // segment
+        inputs = (
+            x.reshape(count, segment, *x.shape[1:]),
+            mask.reshape(count, segment, batch_size),
+        )
+        h, ys = lax.scan(run_segment, h, inputs, reverse=reverse)  # ys: (count, segment, N, H)
+        return h, ys.reshape(count * segment, batch_size, -1)
+
+    if tail == 0:
+        h_last, ys = run_segments(h0, x, mask)
+        return ys, h_last
+    split = num_segments * segment
+    head, rest = (x[:split], mask[:split]), (x[split:], mask[split:])
+    if not reverse:
+        h, ys_head = run_segments(h0, *head)
+        h_last, ys_rest = run_segment(h, rest)
+    else:  # the reverse direction meets the tail first
+        h, ys_rest = run_segment(h0, rest)
+        h_last, ys_head = run_segments(h, *head)
+    return jnp.concatenate([ys_head, ys_rest]), h_last
