@@ -1,7 +1,10 @@
 """``torch.nn.RNN.forward`` as a pure function: layers, directions, lengths and dropout."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from . import _inputs, _nonlinearity
 from ._params import rnn_config, suffix
@@ -21,6 +24,7 @@ def rnn(
     unroll: int = 1,
     precision=None,
     checkpoint_every: int | None = None,
+    scan_layers: bool = False,
 ) -> tuple[jax.Array, jax.Array]:
     """A multi-layer Elman RNN, exactly ``torch.nn.RNN.forward``.
 
@@ -59,6 +63,9 @@ def rnn(
             for the backward pass and recompute the rest, segment by segment: training memory
             inside each layer drops from ``O(L)`` to ``O(L/k + k)`` states for about one extra
             forward pass. ``None`` (default) keeps the whole state sequence.
+        scan_layers: run layers 1..n-1 as one ``lax.scan`` over their stacked params instead of
+            a Python loop: the compiled program stops growing with ``num_layers`` (faster first
+            call for deep stacks), at some cost in steady-state speed (see the README).
 
     Returns:
         ``(output, h_n)``.
@@ -91,31 +98,41 @@ def rnn(
     if mask is not None:
         x = jnp.where(mask[..., None], x, 0)  # padding never reaches a value or a gradient
 
-    directions = config.num_directions
-    layer_input = x
-    h_n = []
-    for layer in range(config.num_layers):
-        if layer > 0 and dropout > 0 and key is not None:
-            layer_input = _dropout(jax.random.fold_in(key, layer), layer_input, dropout)
-        outputs = []
-        for direction in range(directions):
-            ys, h_last = _run_direction(
-                params,
-                f"l{layer}{suffix(direction)}",
-                layer_input,
-                h0[layer * directions + direction],
-                mask,
-                checkpoint_every,
-                nonlinearity=nonlinearity,
-                reverse=bool(direction),
-                unroll=unroll,
-                precision=precision,
-            )
-            outputs.append(ys)
-            h_n.append(h_last)
-        layer_input = jnp.concatenate(outputs, axis=-1)  # (L, N, D*H)
+    run_layer = functools.partial(
+        _run_layer,
+        mask=mask,
+        dropout=dropout,
+        checkpoint_every=checkpoint_every,
+        nonlinearity=nonlinearity,
+        unroll=unroll,
+        precision=precision,
+    )
+    num_layers, directions = config.num_layers, config.num_directions
+    h0 = h0.reshape(num_layers, directions, *h0.shape[1:])  # (layers, D, N, H)
+    dropout_keys = None  # (layers,) keys: layer k > 0 drops its input with fold_in(key, k)
+    if key is not None and dropout > 0:
+        dropout_keys = jax.vmap(lambda k: jax.random.fold_in(key, k))(jnp.arange(num_layers))
+    output, h_n = run_layer(_layer_params(params, 0), x, h0[0], None)
+    h_n = [h_n]  # (D, N, H) per layer
+    if scan_layers and num_layers > 1:
+        # Layers 1..n-1 share their shapes: one scan over their stacked params.
+        stacked = jax.tree.map(
+            lambda *p: jnp.stack(p), *[_layer_params(params, k) for k in range(1, num_layers)]
+        )
+        keys = None if dropout_keys is None else dropout_keys[1:]
 
-    output, h_n = layer_input, jnp.stack(h_n)  # (L, N, D*H), (S, N, H)
+        def next_layer(layer_input, inputs):
+            layer_params, layer_h0, layer_key = inputs
+            return run_layer(layer_params, layer_input, layer_h0, layer_key)
+
+        output, h_rest = lax.scan(next_layer, output, (stacked, h0[1:], keys))
+        h_n.append(h_rest.reshape(-1, *h_rest.shape[2:]))  # ((layers-1)*D, N, H)
+    else:
+        for k in range(1, num_layers):
+            layer_key = None if dropout_keys is None else dropout_keys[k]
+            output, h_layer = run_layer(_layer_params(params, k), output, h0[k], layer_key)
+            h_n.append(h_layer)
+    h_n = jnp.concatenate(h_n)  # (S, N, H), entry layer*D + direction
     if unbatched:
         return output[:, 0], h_n[:, 0]
     if batch_first:
@@ -123,23 +140,45 @@ def rnn(
     return output, h_n
 
 
-def _run_direction(params, name, x, h0, mask, checkpoint_every, **step_config):
-    """One layer in one direction, the weights named by ``name`` (e.g. ``"l1_reverse"``).
+def _layer_params(params, layer):
+    """The params of one layer, with ``_l{layer}`` dropped from their names (``weight_ih_reverse``)."""
+    tag = f"_l{layer}"
+    return {
+        name.replace(tag, "", 1): value
+        for name, value in params.items()
+        if name.endswith(tag) or name.endswith(tag + "_reverse")
+    }
+
+
+def _run_layer(params, x, h0, dropout_key, *, mask, dropout, checkpoint_every, **step_config):
+    """One layer, all directions: dropout on its input (when ``dropout_key`` is given), then one
+    scan per direction.
 
     Shapes:
-        ``x``: ``(L, N, H_in)`` for this layer. ``h0``: ``(N, H)``. Returns ``(L, N, H)``, ``(N, H)``.
+        ``x``: ``(L, N, H_in)`` for this layer. ``h0``: ``(D, N, H)``.
+        Returns ``output (L, N, D*H)`` and ``h_n (D, N, H)``.
     """
-    w_ih, w_hh = params[f"weight_ih_{name}"], params[f"weight_hh_{name}"]
-    bias = None
-    if f"bias_ih_{name}" in params:
-        bias = params[f"bias_ih_{name}"] + params[f"bias_hh_{name}"]  # (H,): one add per step
-    if checkpoint_every is not None:
-        return scan_layer_in_segments(
-            x, w_ih, bias, w_hh, h0, mask, segment=checkpoint_every, **step_config
-        )
-    # One GEMM over all L*N rows, hoisted out of the time loop.
-    xp = jnp.matmul(x, w_ih.T, precision=step_config["precision"])  # (L, N, H)
-    return scan_layer(xp, bias, w_hh, h0, mask, **step_config)
+    if dropout_key is not None:
+        x = _dropout(dropout_key, x, dropout)
+    outputs, h_n = [], []
+    for direction in range(h0.shape[0]):
+        name = suffix(direction)
+        w_ih, w_hh = params[f"weight_ih{name}"], params[f"weight_hh{name}"]
+        bias = None
+        if f"bias_ih{name}" in params:
+            bias = params[f"bias_ih{name}"] + params[f"bias_hh{name}"]  # (H,): one add per step
+        config = dict(step_config, reverse=bool(direction))
+        if checkpoint_every is None:
+            # One GEMM over all L*N rows, hoisted out of the time loop.
+            xp = jnp.matmul(x, w_ih.T, precision=config["precision"])  # (L, N, H)
+            ys, h_last = scan_layer(xp, bias, w_hh, h0[direction], mask, **config)
+        else:
+            ys, h_last = scan_layer_in_segments(
+                x, w_ih, bias, w_hh, h0[direction], mask, segment=checkpoint_every, **config
+            )
+        outputs.append(ys)
+        h_n.append(h_last)
+    return jnp.concatenate(outputs, axis=-1), jnp.stack(h_n)
 
 
 def _dropout(key: jax.Array, x: jax.Array, rate: float) -> jax.Array:
