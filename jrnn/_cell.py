@@ -67,5 +67,5 @@ def cell_step(
     pre = jnp.matmul(x_t, params["weight_ih"].T, precision=precision)  # (N, H)
     pre = pre + jnp.matmul(h, params["weight_hh"].T, precision=precision)  # (N, H)
     if config.bias:
-        pre = pre + (params["bias_ih"] + params["bias_hh"])
+        pre = pre + (params["bias_ih"] + params["bias_hh"])[(None,) * (pre.ndim - 1)]
     return _nonlinearity.apply(nonlinearity, pre)

@@ -65,7 +65,7 @@ def _forward(xp, bias, w_hh, h0, mask, nonlinearity, reverse, unroll, precision)
         xp_t, valid_t = inputs  # (N, H), (N,) or None
         pre = xp_t + jnp.matmul(h, w_hh_t, precision=precision)  # (N, H)
         if bias is not None:
-            pre = pre + bias
+            pre = pre + bias[None]  # (1, H)
         h_new = _nonlinearity.apply(nonlinearity, pre)
         if valid_t is None:
             return h_new, h_new
