@@ -206,3 +206,179 @@ def dropout_rngs_type(fn: str, value: object) -> TypeError:
         f"`{fn}`: expected rngs to be an nnx.Rngs, an nnx.RngStream or a jax.random key, "
         f"got {type(value).__name__}."
     )
+
+
+# --- torch interop and checkpoint files (jrnn._torch, jrnn._io, jrnn.convert) ---
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read, or that does not hold RNN params.
+
+    The message names the file; the error it stems from is chained as ``__cause__``.
+    """
+
+
+def state_dict_type(fn: str, value: object) -> TypeError:
+    return TypeError(
+        f"`{fn}`: expected a torch.nn.Module or a state_dict (a mapping from names to torch "
+        f"tensors or NumPy arrays), got {type(value).__name__}."
+    )
+
+
+def state_dict_key(fn: str, key: object) -> TypeError:
+    return TypeError(
+        f"`{fn}`: expected state_dict keys to be str, got {key!r} ({type(key).__name__})."
+    )
+
+
+def state_dict_value(fn: str, key: str, value: object) -> TypeError:
+    return TypeError(
+        f"`{fn}`: expected state_dict[{key!r}] to be a torch tensor or a NumPy array, "
+        f"got {type(value).__name__}."
+    )
+
+
+def prefix_type(fn: str, value: object) -> TypeError:
+    return TypeError(f"`{fn}`: expected prefix to be a str, got {type(value).__name__}.")
+
+
+def _listing(prefixes: list[str]) -> str:
+    return ", ".join(repr(p) for p in prefixes) if prefixes else "none"
+
+
+def prefix_not_found(fn: str, prefix: str, candidates: list[str]) -> ValueError:
+    return ValueError(
+        f"`{fn}`: no state_dict entry starts with prefix={prefix!r}. "
+        f"Prefixes of the RNNs found (keys ending in 'weight_ih_l0' or 'weight_ih'): "
+        f"{_listing(candidates)}."
+    )
+
+
+def several_networks(fn: str, candidates: list[str]) -> ValueError:
+    return ValueError(
+        f"`{fn}`: the state_dict holds {len(candidates)} RNNs, at prefixes "
+        f"{_listing(candidates)}; pass prefix=... to choose one, e.g. prefix={candidates[0]!r}."
+    )
+
+
+def no_network(fn: str, keys: list[str]) -> ValueError:
+    shown = ", ".join(repr(k) for k in keys[:8]) + (", ..." if len(keys) > 8 else "")
+    return ValueError(
+        f"`{fn}`: found no RNN in the state_dict: no key is 'weight_ih_l0' (torch.nn.RNN) or "
+        f"'weight_ih' (torch.nn.RNNCell), with or without a prefix. Keys: {shown or 'none'}."
+    )
+
+
+def tensor_dtype(fn: str, key: str, dtype: object) -> TypeError:
+    return TypeError(
+        f"`{fn}`: state_dict[{key!r}] has dtype {dtype}; RNN weights must be floating "
+        "(float16, bfloat16, float32 or float64). Integer, bool and complex tensors are refused."
+    )
+
+
+def x64_disabled(fn: str, key: str) -> TypeError:
+    return TypeError(
+        f"`{fn}`: state_dict[{key!r}] is float64 but JAX's 64-bit mode is off, so it would be "
+        "cast to float32 silently. Call jax.config.update('jax_enable_x64', True) first, or cast "
+        "the tensors to float32 yourself."
+    )
+
+
+def path_type(fn: str, value: object) -> TypeError:
+    return TypeError(
+        f"`{fn}`: expected path to be a str or os.PathLike, got {type(value).__name__}."
+    )
+
+
+def save_suffix(fn: str, path: str) -> ValueError:
+    return ValueError(
+        f"`{fn}`: writes safetensors files, so path must end in '.safetensors', got {path!r}."
+    )
+
+
+def load_suffix(fn: str, path: str, suffixes: tuple[str, ...]) -> ValueError:
+    return ValueError(
+        f"`{fn}`: expected a path ending in one of {', '.join(suffixes)} (the suffix picks the "
+        f"reader), got {path!r}."
+    )
+
+
+def metadata_type(fn: str, value: object) -> TypeError:
+    return TypeError(
+        f"`{fn}`: expected metadata to be a dict from str to str, got {type(value).__name__}."
+    )
+
+
+def metadata_entry(fn: str, key: object, value: object) -> TypeError:
+    return TypeError(
+        f"`{fn}`: metadata keys and values must be str (safetensors stores text only), "
+        f"got {key!r}: {value!r} ({type(key).__name__}: {type(value).__name__})."
+    )
+
+
+def metadata_reserved(fn: str, key: str, reserved: tuple[str, ...]) -> ValueError:
+    return ValueError(
+        f"`{fn}`: metadata key {key!r} is written by jrnn itself (reserved: "
+        f"{', '.join(reserved)}); pass the nonlinearity as nonlinearity=..., and rename others."
+    )
+
+
+def checkpoint_missing(fn: str, path: str) -> FileNotFoundError:
+    return FileNotFoundError(2, f"`{fn}`: no such checkpoint file", path)
+
+
+def checkpoint_unreadable(fn: str, path: str, err: Exception) -> CheckpointError:
+    import pickle  # stdlib; imported here because this section is appended to the module
+
+    if isinstance(err, pickle.UnpicklingError):
+        reason = (
+            "torch.load(weights_only=True) refused its pickle: the file is damaged, or it asks "
+            "for objects outside torch's weights-only allow-list, which could run code. jrnn "
+            "never retries with full unpickling; load it yourself only if you trust its source"
+        )
+    else:
+        lines = str(err).strip().splitlines()
+        reason = f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+    return CheckpointError(f"`{fn}`: cannot read checkpoint {path!r}: {reason}.")
+
+
+def checkpoint_contents(path: str, err: Exception) -> CheckpointError:
+    return CheckpointError(f"{err}\n  (in checkpoint file {path!r})")
+
+
+def safetensors_dtype(key: str, dtype: str) -> ValueError:
+    return ValueError(f"tensor {key!r} has dtype {dtype}, which jrnn cannot represent")
+
+
+def npz_not_an_archive(found: object) -> ValueError:
+    return ValueError(f"found a single {type(found).__name__}, not an .npz archive of named arrays")
+
+
+def pt_not_a_state_dict(found: object) -> ValueError:
+    return ValueError(f"it holds a {type(found).__name__}, not a state_dict")
+
+
+def pt_not_a_tensor(key: object, value: object) -> ValueError:
+    return ValueError(
+        f"entry {key!r} is a {type(value).__name__}, not a tensor. For a training checkpoint "
+        "that wraps a state_dict, load it with torch.load(path, weights_only=True) and pass the "
+        "state_dict to jrnn.from_torch"
+    )
+
+
+def demo_setting(fn: str, name: str, value: object, requirement: str) -> ValueError:
+    flag = "--" + name.replace("_", "-")
+    return ValueError(f"`{fn}`: expected {name} ({flag}) to be {requirement}, got {value!r}.")
+
+
+def demo_setting_type(fn: str, name: str, value: object, requirement: str) -> TypeError:
+    return TypeError(
+        f"`{fn}`: expected {name} to be {requirement}, got {value!r} of type {type(value).__name__}."
+    )
+
+
+def demo_torch_mismatch(diff: float, tolerance: float) -> RuntimeError:
+    return RuntimeError(
+        "`jrnn.demo`: torch.nn.RNN loaded from the saved IRNN predicts differently from jrnn: "
+        f"max |torch - jrnn| = {diff:.3g} > {tolerance:.3g}. Please report this as a jrnn bug."
+    )
