@@ -3,6 +3,7 @@
 import pathlib
 import re
 
+import jax
 import pytest
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
@@ -12,4 +13,5 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_example_runs(index, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples that save files write them here
-    exec(compile(BLOCKS[index], f"README.md block {index}", "exec"), {})
+    with jax.enable_x64(False):  # a user's default: float32 arrays
+        exec(compile(BLOCKS[index], f"README.md block {index}", "exec"), {})
