@@ -42,7 +42,10 @@ def wavefront_rnn(params, x):
     num_layers = sum(k.startswith("weight_ih_l") for k in params)
     seq_len, batch_size = x.shape[:2]
     hidden_size = params["weight_hh_l0"].shape[0]
-    stack = lambda name, first: jnp.stack([params[f"{name}_l{k}"] for k in range(first, num_layers)])
+
+    def stack(name, first):
+        return jnp.stack([params[f"{name}_l{k}"] for k in range(first, num_layers)])
+
     w_ih_rest_t = jnp.swapaxes(stack("weight_ih", 1), 1, 2)  # (n-1, H, H)
     w_hh_t = jnp.swapaxes(stack("weight_hh", 0), 1, 2)  # (n, H, H)
     bias = (stack("bias_ih", 0) + stack("bias_hh", 0))[:, None]  # (n, 1, H)
@@ -89,7 +92,10 @@ def main(rounds: int = 7, quick: bool = False) -> dict:
         x = jax.random.normal(key_x, (seq_len, batch, input_size), jnp.float32)
         fns = {}
         for name, fn in _contenders().items():
-            loss = lambda p, x, fn=fn: sum(a.sum() for a in fn(p, x))
+
+            def loss(p, x, fn=fn):
+                return sum(a.sum() for a in fn(p, x))
+
             fns[name] = {
                 "fwd": jax.jit(fn),
                 "train": jax.jit(jax.value_and_grad(loss, argnums=(0, 1))),
@@ -109,7 +115,9 @@ def main(rounds: int = 7, quick: bool = False) -> dict:
             for metric, values in samples[name].items():
                 row[name][metric] = statistics.median(values)
         results[shape_name] = row
-        print(f"\n{shape_name} (L, N, H_in, H, layers) = {(seq_len, batch, input_size, hidden, layers)}")
+        print(
+            f"\n{shape_name} (L, N, H_in, H, layers) = {(seq_len, batch, input_size, hidden, layers)}"
+        )
         print("| schedule | first train call s | fwd ms | train ms | train / loop | max |diff| |")
         print("|---|---|---|---|---|---|")
         for name, r in row.items():
