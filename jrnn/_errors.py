@@ -373,7 +373,8 @@ def demo_setting(fn: str, name: str, value: object, requirement: str) -> ValueEr
 
 def demo_setting_type(fn: str, name: str, value: object, requirement: str) -> TypeError:
     return TypeError(
-        f"`{fn}`: expected {name} to be {requirement}, got {value!r} of type {type(value).__name__}."
+        f"`{fn}`: expected {name} to be {requirement}, "
+        f"got {value!r} of type {type(value).__name__}."
     )
 
 

@@ -208,7 +208,7 @@ def _compare(fn, kind, layout, shapes, hint_key, hidden_size, gates):
     unexpected = {k: s for k, s in shapes.items() if k not in layout}
     misshaped = {k: (layout[k], s) for k, s in shapes.items() if k in layout and s != layout[k]}
     if missing or unexpected or misshaped:
-        rows = shapes.get(hint_key, (0,))[0]
+        rows = (shapes.get(hint_key) or (0,))[0]
         hint = _errors.gate_hint(hint_key, rows, hidden_size) if gates == 1 else ""
         raise _errors.params_mismatch(fn, kind, missing, unexpected, misshaped, hint)
 
