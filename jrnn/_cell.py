@@ -43,8 +43,8 @@ def cell_step(
     Example:
         >>> import jax, jax.numpy as jnp, jrnn
         >>> cell = jrnn.init_rnn_cell(jax.random.key(0), input_size=100, hidden_size=10)
-        >>> x = jnp.ones((10, 5, 100))
-        >>> h1 = jnp.zeros((5, 10))
+        >>> x = jnp.ones((10, 5, 100), jnp.float32)
+        >>> h1 = jnp.zeros((5, 10), jnp.float32)
         >>> for x_t in x:
         ...     h1 = jrnn.cell_step(cell, x_t, h1)
         >>> h1.shape

@@ -145,6 +145,16 @@ def lengths_range(fn: str, seq_len: int, low: int, high: int) -> ValueError:
     )
 
 
+def random_key(fn: str, key: object) -> TypeError:
+    shape = getattr(key, "shape", None)
+    dtype = getattr(key, "dtype", None)
+    return TypeError(
+        f"`{fn}`: expected key to be one jax.random key (jax.random.key(seed), or a "
+        f"PRNGKey of shape (2,) uint32), got {type(key).__name__} with shape={shape}, "
+        f"dtype={dtype}. Split a batch of keys before calling."
+    )
+
+
 def positive_int(fn: str, arg: str, value: object) -> ValueError:
     return ValueError(f"`{fn}`: expected {arg} to be an integer >= 1, got {arg}={value!r}.")
 

@@ -98,3 +98,14 @@ def positive_int(fn: str, arg: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise _errors.positive_int(fn, arg, value)
     return int(value)
+
+
+def random_key(fn: str, key: object) -> None:
+    """Check that ``key`` is ``None`` or a ``jax.random`` key (typed, or raw ``uint32 (2,)``)."""
+    if key is None:
+        return
+    dtype = getattr(key, "dtype", None)
+    typed = dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key)
+    raw = dtype == jnp.uint32 and tuple(key.shape) == (2,)
+    if not (typed and key.shape == ()) and not raw:
+        raise _errors.random_key(fn, key)

@@ -78,8 +78,8 @@ def rnn(
     Example:
         >>> import jax, jax.numpy as jnp, jrnn
         >>> params = jrnn.init_rnn(jax.random.key(0), input_size=100, hidden_size=10, num_layers=2)
-        >>> x = jnp.ones((8, 5, 100))
-        >>> h0 = jnp.zeros((2, 5, 10))
+        >>> x = jnp.ones((8, 5, 100), jnp.float32)
+        >>> h0 = jnp.zeros((2, 5, 10), jnp.float32)
         >>> out, h_t = jrnn.rnn(params, x, h0)
         >>> out.shape, h_t.shape
         ((8, 5, 10), (2, 5, 10))
@@ -88,6 +88,7 @@ def rnn(
     config = rnn_config(fn, params)
     _nonlinearity.check(fn, nonlinearity)
     dropout = _inputs.dropout_rate(fn, dropout)
+    _inputs.random_key(fn, key)
     _inputs.positive_int(fn, "unroll", unroll)
     if checkpoint_every is not None:
         _inputs.positive_int(fn, "checkpoint_every", checkpoint_every)
@@ -126,7 +127,7 @@ def rnn(
             return run_layer(layer_params, layer_input, layer_h0, layer_key)
 
         output, h_rest = lax.scan(next_layer, output, (stacked, h0[1:], keys))
-        h_n.append(h_rest.reshape(-1, *h_rest.shape[2:]))  # ((layers-1)*D, N, H)
+        h_n.append(h_rest.reshape((num_layers - 1) * directions, *h_rest.shape[2:]))
     else:
         for k in range(1, num_layers):
             layer_key = None if dropout_keys is None else dropout_keys[k]
@@ -184,4 +185,4 @@ def _run_layer(params, x, h0, dropout_key, *, mask, dropout, checkpoint_every, *
 def _dropout(key: jax.Array, x: jax.Array, rate: float) -> jax.Array:
     """Zero each element with probability ``rate`` and scale the rest by ``1/(1-rate)``."""
     keep = jax.random.bernoulli(key, 1 - rate, x.shape)  # per element and time step
-    return jnp.where(keep, x / (1 - rate), 0).astype(x.dtype)
+    return jnp.where(keep, x / (1 - rate), 0)

@@ -174,7 +174,7 @@ def scan_layer_in_segments(
             mask.reshape(count, segment, batch_size),
         )
         h, ys = lax.scan(run_segment, h, inputs, reverse=reverse)  # ys: (count, segment, N, H)
-        return h, ys.reshape(count * segment, batch_size, -1)
+        return h, ys.reshape(count * segment, *ys.shape[2:])
 
     if tail == 0:
         h_last, ys = run_segments(h0, x, mask)

@@ -29,8 +29,21 @@ def _torch_uniform(hidden_size: int):
     return init
 
 
-def _declare(module: nn.Module, layout: dict[str, tuple[int, ...]]) -> dict[str, jax.Array]:
-    """Declare one param per torch key, in torch's order, and return them as a params dict."""
+def _declare(
+    module: nn.Module, fn: str, kind: str, layout: dict[str, tuple[int, ...]]
+) -> dict[str, jax.Array]:
+    """Declare one param per torch key, in torch's order, and return them as a params dict.
+
+    Params handed to ``apply`` must hold exactly the module's keys, as torch's
+    ``load_state_dict(strict=True)`` asks: flax alone would ignore extra ones (another layer,
+    a reverse direction) and run a smaller network than the params describe.
+    """
+    if not module.is_initializing():
+        given = {k: tuple(v.shape) for k, v in module.variables.get("params", {}).items()}
+        missing = {k: shape for k, shape in layout.items() if k not in given}
+        unexpected = {k: shape for k, shape in given.items() if k not in layout}
+        if missing or unexpected:
+            raise _errors.params_mismatch(fn, kind, missing, unexpected, {})
     init = _torch_uniform(module.hidden_size)
     return {name: module.param(name, init, shape, module.dtype) for name, shape in layout.items()}
 
@@ -153,7 +166,7 @@ class RNN(nn.Module):
             self.bias,
             self.bidirectional,
         )
-        params = _declare(self, layout)
+        params = _declare(self, fn, "RNN", layout)
         key = None
         if dropout > 0 and not deterministic:
             key = self.make_rng("dropout")
@@ -236,5 +249,5 @@ class RNNCell(nn.Module):
         _check_init_args(fn, {"hidden_size": self.hidden_size}, self.dtype)
         _nonlinearity.check(fn, self.nonlinearity)
         layout = cell_layout(_input_size(self, "weight_ih", x_t), self.hidden_size, self.bias)
-        params = _declare(self, layout)
+        params = _declare(self, fn, "RNNCell", layout)
         return cell_step(params, x_t, h, nonlinearity=self.nonlinearity, precision=self.precision)

@@ -273,3 +273,27 @@ def test_mis_shaped_x_at_apply_is_reported_by_the_core():
 def test_bad_configuration_raises(module, x, error, match):
     with pytest.raises(error, match=match):
         module.init(jax.random.key(0), x.astype(jnp.float32))
+
+
+@pytest.mark.parametrize(
+    "torch_kwargs, pattern",
+    [
+        (dict(num_layers=2), "unexpected key 'weight_ih_l1'"),
+        (dict(bidirectional=True), "unexpected key 'weight_ih_l0_reverse'"),
+        (dict(bias=False), "missing key 'bias_ih_l0'"),
+    ],
+)
+def test_params_of_another_network_are_refused(torch_kwargs, pattern):
+    """flax would silently ignore extra params; the wrapper refuses them as strict torch does."""
+    params = jrnn.from_torch(torch.nn.RNN(3, 4, **torch_kwargs).double())
+    model = jrnn.linen.RNN(4)
+    x = jnp.ones((5, 2, 3), jnp.float64)
+    with pytest.raises(ValueError, match=rf"`jrnn.linen.RNN`.*\n.*{pattern}"):
+        model.apply({"params": params}, x)
+
+
+def test_cell_params_with_extra_bias_are_refused():
+    params = jrnn.from_torch(torch.nn.RNNCell(3, 4).double())
+    model = jrnn.linen.RNNCell(4, bias=False)
+    with pytest.raises(ValueError, match="`jrnn.linen.RNNCell`.*\n.*unexpected key 'bias_ih'"):
+        model.apply({"params": params}, jnp.ones((2, 3), jnp.float64))
