@@ -173,13 +173,11 @@ def markdown(results: dict) -> str:
 
 
 def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global backend state
 
     shapes, names = results["shapes"], results["contenders"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    fig = Figure(figsize=(12, 4.5))
+    axes = fig.subplots(1, 2, sharey=True)
     width = 0.8 / max(len(names), 1)
     for ax, mode in zip(axes, MODES, strict=True):
         for i, n in enumerate(names):
@@ -197,4 +195,3 @@ def plot(results: dict, path: Path) -> None:
     )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
