@@ -32,14 +32,11 @@ def _loss_and_grads(params, x, h0, **kwargs):
     return jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))(params, x, h0)
 
 
-@pytest.mark.parametrize("options", OPTIONS, ids=str)
 @pytest.mark.parametrize(
-    "extra",
-    [
-        dict(nonlinearity="relu", lengths=np.array([8, 3, 0, 1])),
-        dict(dropout=0.4, key=jax.random.key(7)),
-    ],
-    ids=["relu-lengths", "dropout"],
+    "options, extra",
+    [(options, dict(nonlinearity="relu", lengths=np.array([8, 3, 0, 1]))) for options in OPTIONS]
+    + [(dict(checkpoint_every=3, scan_layers=True), dict(dropout=0.4, key=jax.random.key(7)))],
+    ids=str,
 )
 def test_option_equals_default(options, extra):
     keys = jax.random.split(jax.random.key(0), 3)
@@ -63,8 +60,8 @@ def test_option_with_empty_batch(options):
 def test_option_gradients_numerically(options):
     keys = jax.random.split(jax.random.key(1), 2)
     params = jrnn.init_rnn(keys[0], 2, 3, 2, bidirectional=True, dtype=jnp.float64)
-    x = jax.random.normal(keys[1], (5, 2, 2), jnp.float64)
-    lengths = np.array([5, 2])
+    x = jax.random.normal(keys[1], (4, 2, 2), jnp.float64)
+    lengths = np.array([4, 2])
 
     def loss(params, x):
         output, h_n = jrnn.rnn(params, x, lengths=lengths, **options)
