@@ -20,7 +20,6 @@ import pytest
 from _torch_reference import (
     assert_tree_close,
     jrnn_run,
-    max_abs_diff,
     random_rnn_params,
     torch_rnn,
     torch_run,
@@ -91,17 +90,6 @@ def grid_runs(num_layers, bidirectional, bias, nonlinearity, dtype):
             params[name], x, h0, g_out, g_h, nonlinearity=nonlinearity, batch_first=batch_first
         )
         yield variant, actual, expected
-
-
-def grid_errors(num_layers, bidirectional, bias, nonlinearity, dtype):
-    """``{"values": max |diff|, "gradients": max |diff|}`` over one config's runs."""
-    errors = {"values": 0.0, "gradients": 0.0}
-    for _, (out, h_n, grads), (t_out, t_h_n, t_grads) in grid_runs(
-        num_layers, bidirectional, bias, nonlinearity, dtype
-    ):
-        errors["values"] = max(errors["values"], max_abs_diff((out, h_n), (t_out, t_h_n)))
-        errors["gradients"] = max(errors["gradients"], max_abs_diff(grads, t_grads))
-    return errors
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
