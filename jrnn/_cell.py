@@ -23,7 +23,8 @@ def cell_step(
         h_next = f(x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh),   f = tanh or relu
 
     Shapes:
-        ``x_t``: ``(N, H_in)`` or unbatched ``(H_in,)``. ``h`` and ``h_next``: ``(N, H)`` or ``(H,)``.
+        ``x_t``: ``(N, H_in)`` or unbatched ``(H_in,)``.
+        ``h`` and ``h_next``: ``(N, H)`` or ``(H,)``.
 
     Args:
         params: ``weight_ih (H, H_in)``, ``weight_hh (H, H)`` and, with bias,

@@ -89,7 +89,9 @@ def x_rank(fn: str, shape: tuple) -> ValueError:
     )
 
 
-def x_features(fn: str, shape: tuple, input_size: int, source: str, batch_first: bool) -> ValueError:
+def x_features(
+    fn: str, shape: tuple, input_size: int, source: str, batch_first: bool
+) -> ValueError:
     hint = ""
     if len(shape) == 3 and not batch_first and shape[1] == input_size:
         hint = " If your data is (N, L, H_in), pass batch_first=True."
@@ -100,9 +102,7 @@ def x_features(fn: str, shape: tuple, input_size: int, source: str, batch_first:
 
 
 def empty_sequence(fn: str, shape: tuple) -> ValueError:
-    return ValueError(
-        f"`{fn}`: expected sequence length to be larger than 0, got x.shape={shape}."
-    )
+    return ValueError(f"`{fn}`: expected sequence length to be larger than 0, got x.shape={shape}.")
 
 
 def h0_shape(fn: str, expected: tuple, got: tuple, unbatched: bool) -> ValueError:
@@ -176,8 +176,7 @@ def cell_x_shape(fn: str, shape: tuple, input_size: int) -> ValueError:
 
 def cell_h_shape(fn: str, expected: tuple, got: tuple) -> ValueError:
     return ValueError(
-        f"`{fn}`: expected h of shape {expected} to match x_t (no broadcasting), "
-        f"got h.shape={got}."
+        f"`{fn}`: expected h of shape {expected} to match x_t (no broadcasting), got h.shape={got}."
     )
 
 

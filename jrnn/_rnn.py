@@ -142,7 +142,7 @@ def rnn(
 
 
 def _layer_params(params, layer):
-    """The params of one layer, with ``_l{layer}`` dropped from their names (``weight_ih_reverse``)."""
+    """The params of one layer, ``_l{layer}`` dropped from their names: ``weight_ih_reverse``."""
     tag = f"_l{layer}"
     return {
         name.replace(tag, "", 1): value
@@ -152,8 +152,7 @@ def _layer_params(params, layer):
 
 
 def _run_layer(params, x, h0, dropout_key, *, mask, dropout, checkpoint_every, **step_config):
-    """One layer, all directions: dropout on its input (when ``dropout_key`` is given), then one
-    scan per direction.
+    """One layer, all directions: input dropout (given a ``dropout_key``), one scan per direction.
 
     Shapes:
         ``x``: ``(L, N, H_in)`` for this layer. ``h0``: ``(D, N, H)``.

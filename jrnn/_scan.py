@@ -87,7 +87,7 @@ def _layer_fwd(xp, bias, w_hh, h0, mask, nonlinearity, reverse, unroll, precisio
 
 
 def _previous_states(ys, h0, mask, reverse):
-    """``h_{t-1}`` as seen by step ``t`` (``h_{t+1}`` in reverse), from the outputs: ``(L, N, H)``."""
+    """``h_{t-1}`` as seen by step ``t`` (``h_{t+1}`` in reverse), from outputs: ``(L, N, H)``."""
     if not reverse:
         # Valid steps are a prefix, so a valid step's predecessor is valid or is h0.
         return jnp.concatenate([h0[None], ys[:-1]])

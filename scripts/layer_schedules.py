@@ -116,7 +116,8 @@ def main(rounds: int = 7, quick: bool = False) -> dict:
                 row[name][metric] = statistics.median(values)
         results[shape_name] = row
         print(
-            f"\n{shape_name} (L, N, H_in, H, layers) = {(seq_len, batch, input_size, hidden, layers)}"
+            f"\n{shape_name} (L, N, H_in, H, layers) = "
+            f"{(seq_len, batch, input_size, hidden, layers)}"
         )
         print("| schedule | first train call s | fwd ms | train ms | train / loop | max |diff| |")
         print("|---|---|---|---|---|---|")
