@@ -80,7 +80,7 @@ def cell_layout(
     return layout
 
 
-def _check_init_args(fn: str, sizes: Mapping[str, object], dtype: object) -> None:
+def check_init_args(fn: str, sizes: Mapping[str, object], dtype: object) -> None:
     for arg, value in sizes.items():
         minimum = 1
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
@@ -89,12 +89,25 @@ def _check_init_args(fn: str, sizes: Mapping[str, object], dtype: object) -> Non
         raise _errors.init_dtype(fn, dtype)
 
 
-def _uniform_init(key: jax.Array, layout: Mapping[str, tuple], hidden_size: int, dtype):
+def torch_uniform(hidden_size: int):
+    """Torch's initialiser for RNN tensors (and ``nn.Linear``'s): U(-1/sqrt(H), 1/sqrt(H)).
+
+    Returns ``init(key, shape, dtype) -> array``, the signature flax's initialisers have.
+    """
     bound = 1.0 / math.sqrt(hidden_size)
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype) -> jax.Array:
+        return jax.random.uniform(key, shape, dtype, minval=-bound, maxval=bound)
+
+    return init
+
+
+def uniform_params(key: jax.Array, layout: Mapping[str, tuple], hidden_size: int, dtype):
+    """Draw every tensor of ``layout`` with :func:`torch_uniform`, each from its own stream."""
+    init = torch_uniform(hidden_size)
     keys = jax.random.split(key, len(layout))
     return {
-        name: jax.random.uniform(k, shape, dtype, minval=-bound, maxval=bound)
-        for k, (name, shape) in zip(keys, layout.items(), strict=True)
+        name: init(k, shape, dtype) for k, (name, shape) in zip(keys, layout.items(), strict=True)
     }
 
 
@@ -141,9 +154,9 @@ def init_rnn(
          'bias_ih_l1': (10,), 'bias_hh_l1': (10,)}
     """
     sizes = {"input_size": input_size, "hidden_size": hidden_size, "num_layers": num_layers}
-    _check_init_args("jrnn.init_rnn", sizes, dtype)
+    check_init_args("jrnn.init_rnn", sizes, dtype)
     layout = rnn_layout(input_size, hidden_size, num_layers, bias, bidirectional)
-    return _uniform_init(key, layout, hidden_size, dtype)
+    return uniform_params(key, layout, hidden_size, dtype)
 
 
 def init_rnn_cell(
@@ -180,8 +193,8 @@ def init_rnn_cell(
         {'weight_ih': (10, 100), 'weight_hh': (10, 10), 'bias_ih': (10,), 'bias_hh': (10,)}
     """
     sizes = {"input_size": input_size, "hidden_size": hidden_size}
-    _check_init_args("jrnn.init_rnn_cell", sizes, dtype)
-    return _uniform_init(key, cell_layout(input_size, hidden_size, bias), hidden_size, dtype)
+    check_init_args("jrnn.init_rnn_cell", sizes, dtype)
+    return uniform_params(key, cell_layout(input_size, hidden_size, bias), hidden_size, dtype)
 
 
 def _shapes(fn: str, params: object) -> dict[str, tuple[int, ...]]:

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _errors
-from ._params import init_rnn
+from ._params import init_rnn, uniform_params
 from ._rnn import rnn
 
 FN = "jrnn.demo"
@@ -119,12 +119,8 @@ def init_head(key: jax.Array, hidden_size: int) -> dict[str, jax.Array]:
     Returns:
         ``{"weight": ..., "bias": ...}`` in float32.
     """
-    bound = 1.0 / np.sqrt(hidden_size)
-    weight_key, bias_key = jax.random.split(key)
-    return {
-        "weight": jax.random.uniform(weight_key, (1, hidden_size), jnp.float32, -bound, bound),
-        "bias": jax.random.uniform(bias_key, (1,), jnp.float32, -bound, bound),
-    }
+    layout = {"weight": (1, hidden_size), "bias": (1,)}
+    return uniform_params(key, layout, hidden_size, jnp.float32)
 
 
 def initial_models(key: jax.Array, hidden_size: int) -> dict[str, dict]:

@@ -6,7 +6,6 @@ params go back to torch (or to a safetensors file) unchanged. The modules only d
 params and call :func:`jrnn.rnn` / :func:`jrnn.cell_step`; ``import jrnn.linen`` needs flax.
 """
 
-import math
 from typing import Any
 
 import flax.linen as nn
@@ -15,18 +14,8 @@ import jax.numpy as jnp
 
 from . import _errors, _inputs, _nonlinearity
 from ._cell import cell_step
-from ._params import _check_init_args, cell_layout, rnn_layout
+from ._params import cell_layout, check_init_args, rnn_layout, torch_uniform
 from ._rnn import rnn
-
-
-def _torch_uniform(hidden_size: int):
-    """Return torch's initialiser for every RNN tensor: U(-1/sqrt(H), 1/sqrt(H))."""
-    bound = 1.0 / math.sqrt(hidden_size)
-
-    def init(key: jax.Array, shape: tuple[int, ...], dtype: Any) -> jax.Array:
-        return jax.random.uniform(key, shape, dtype, minval=-bound, maxval=bound)
-
-    return init
 
 
 def _declare(
@@ -44,7 +33,7 @@ def _declare(
         unexpected = {k: shape for k, shape in given.items() if k not in layout}
         if missing or unexpected:
             raise _errors.params_mismatch(fn, kind, missing, unexpected, {})
-    init = _torch_uniform(module.hidden_size)
+    init = torch_uniform(module.hidden_size)
     return {name: module.param(name, init, shape, module.dtype) for name, shape in layout.items()}
 
 
@@ -156,7 +145,7 @@ class RNN(nn.Module):
         fn = "jrnn.linen.RNN"
         x = _as_array(fn, "x", x, (2, 3), "(L, N, H_in), (N, L, H_in) or unbatched (L, H_in)")
         sizes = {"hidden_size": self.hidden_size, "num_layers": self.num_layers}
-        _check_init_args(fn, sizes, self.dtype)
+        check_init_args(fn, sizes, self.dtype)
         _nonlinearity.check(fn, self.nonlinearity)
         dropout = _inputs.dropout_rate(fn, self.dropout)
         layout = rnn_layout(
@@ -246,7 +235,7 @@ class RNNCell(nn.Module):
         """
         fn = "jrnn.linen.RNNCell"
         x_t = _as_array(fn, "x_t", x_t, (1, 2), "(N, H_in) or unbatched (H_in,)")
-        _check_init_args(fn, {"hidden_size": self.hidden_size}, self.dtype)
+        check_init_args(fn, {"hidden_size": self.hidden_size}, self.dtype)
         _nonlinearity.check(fn, self.nonlinearity)
         layout = cell_layout(_input_size(self, "weight_ih", x_t), self.hidden_size, self.bias)
         params = _declare(self, fn, "RNNCell", layout)

@@ -20,9 +20,9 @@ from . import _errors, _inputs, _nonlinearity
 from ._cell import cell_step
 from ._params import (
     RNNConfig,
-    _check_init_args,
     cell_config,
     cell_layout,
+    check_init_args,
     init_rnn,
     init_rnn_cell,
     rnn_config,
@@ -151,7 +151,7 @@ class RNN(nnx.Module):
     ):
         fn = "jrnn.nnx.RNN"
         sizes = {"input_size": input_size, "hidden_size": hidden_size, "num_layers": num_layers}
-        _check_init_args(fn, sizes, dtype)
+        check_init_args(fn, sizes, dtype)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.bidirectional = bias, bidirectional
         self.dtype = jnp.dtype(dtype)
@@ -333,7 +333,7 @@ class RNNCell(nnx.Module):
     ):
         fn = "jrnn.nnx.RNNCell"
         sizes = {"input_size": input_size, "hidden_size": hidden_size}
-        _check_init_args(fn, sizes, dtype)
+        check_init_args(fn, sizes, dtype)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         self.dtype = jnp.dtype(dtype)
         self.nonlinearity = _nonlinearity.check(fn, nonlinearity)
