@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _errors
-from ._params import RNNConfig
+from ._params import RNNConfig, is_positive_int
 
 
 def as_array(fn: str, arg: str, value: object, dtype: np.dtype) -> jax.Array:
@@ -95,7 +95,7 @@ def dropout_rate(fn: str, dropout: object) -> float:
 
 def positive_int(fn: str, arg: str, value: object) -> int:
     """Return ``value`` if it is an integer >= 1 (a knob such as ``unroll``)."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+    if not is_positive_int(value):
         raise _errors.positive_int(fn, arg, value)
     return int(value)
 

@@ -80,11 +80,16 @@ def cell_layout(
     return layout
 
 
+def is_positive_int(value: object) -> bool:
+    """Whether ``value`` is an integer >= 1 (``bool`` is not accepted as an integer)."""
+    return not isinstance(value, bool) and isinstance(value, int | np.integer) and value >= 1
+
+
 def check_init_args(fn: str, sizes: Mapping[str, object], dtype: object) -> None:
+    """Raise unless every size is an integer >= 1 and ``dtype`` is floating."""
     for arg, value in sizes.items():
-        minimum = 1
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-            raise _errors.init_size(fn, arg, value, minimum)
+        if not is_positive_int(value):
+            raise _errors.init_size(fn, arg, value, 1)
     if not jnp.issubdtype(jnp.dtype(dtype), jnp.floating):
         raise _errors.init_dtype(fn, dtype)
 
