@@ -1,11 +1,43 @@
-"""One step of ``torch.nn.RNNCell``."""
+"""One step of ``torch.nn.RNNCell``, ``LSTMCell`` and ``GRUCell``: the scan body, called once."""
 
 import jax
 import jax.numpy as jnp
 
-from . import _errors, _nonlinearity
+from . import _cells, _errors, _nonlinearity
 from ._inputs import as_array
 from ._params import cell_config
+
+
+def _call(fn, cell, params, x_t, carry, precision):
+    """Check ``x_t`` and the carry against the params, then run :func:`jrnn._cells.step`."""
+    config = cell_config(fn, params, cell.kind)
+    x_t = x_t if hasattr(x_t, "shape") else jnp.asarray(x_t)
+    if x_t.ndim not in (1, 2) or x_t.shape[-1] != config.input_size:
+        raise _errors.cell_x_shape(fn, tuple(x_t.shape), config.input_size)
+    x_t = as_array(fn, "x_t", x_t, config.dtype)
+    state_shape = (*x_t.shape[:-1], config.hidden_size)
+    names = ("h", "c") if cell.paired else ("h",)
+    if carry is None:
+        carry = (None,) * len(names)
+    elif cell.paired and (not isinstance(carry, tuple | list) or len(carry) != 2):
+        raise _errors.lstm_cell_state(fn, carry)
+    elif not cell.paired:
+        carry = (carry,)
+    checked = []
+    for name, value in zip(names, carry, strict=True):
+        if value is None:
+            value = jnp.zeros(state_shape, config.dtype)
+        value = value if hasattr(value, "shape") else jnp.asarray(value)
+        if tuple(value.shape) != state_shape:
+            raise _errors.cell_h_shape(fn, state_shape, tuple(value.shape), name)
+        checked.append(as_array(fn, name, value, config.dtype))
+    xp = jnp.matmul(x_t, params["weight_ih"].T, precision=precision)  # (N, gates*H)
+    if config.bias:
+        xp = xp + params["bias_ih"]
+    weights = _cells.Recurrent(params["weight_hh"].T, params.get("bias_hh"), None)
+    new, _ = _cells.step(cell, weights, xp, tuple(checked) if cell.paired else checked[0],
+                         precision)
+    return new
 
 
 def cell_step(
@@ -52,21 +84,89 @@ def cell_step(
         (5, 10)
     """
     fn = "jrnn.cell_step"
-    config = cell_config(fn, params)
     _nonlinearity.check(fn, nonlinearity)
-    x_t = x_t if hasattr(x_t, "shape") else jnp.asarray(x_t)
-    if x_t.ndim not in (1, 2) or x_t.shape[-1] != config.input_size:
-        raise _errors.cell_x_shape(fn, tuple(x_t.shape), config.input_size)
-    x_t = as_array(fn, "x_t", x_t, config.dtype)
-    state_shape = (*x_t.shape[:-1], config.hidden_size)
-    if h is None:
-        h = jnp.zeros(state_shape, config.dtype)
-    h = h if hasattr(h, "shape") else jnp.asarray(h)
-    if tuple(h.shape) != state_shape:
-        raise _errors.cell_h_shape(fn, state_shape, tuple(h.shape))
-    h = as_array(fn, "h", h, config.dtype)
-    pre = jnp.matmul(x_t, params["weight_ih"].T, precision=precision)  # (N, H)
-    pre = pre + jnp.matmul(h, params["weight_hh"].T, precision=precision)  # (N, H)
-    if config.bias:
-        pre = pre + (params["bias_ih"] + params["bias_hh"])[(None,) * (pre.ndim - 1)]
-    return _nonlinearity.apply(nonlinearity, pre)
+    return _call(fn, _cells.ELMAN[nonlinearity], params, x_t, h, precision)
+
+
+def lstm_cell_step(
+    params: dict[str, jax.Array],
+    x_t: jax.Array,
+    state: tuple[jax.Array, jax.Array] | None = None,
+    *,
+    precision=None,
+) -> tuple[jax.Array, jax.Array]:
+    """One step of an LSTM cell, exactly ``torch.nn.LSTMCell.forward``.
+
+    ::
+
+        i, f, g, o = split(x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh)     (4 blocks of H)
+        c_next = sigmoid(f) * c + sigmoid(i) * tanh(g)
+        h_next = sigmoid(o) * tanh(c_next)
+
+    Shapes:
+        ``x_t``: ``(N, H_in)`` or unbatched ``(H_in,)``. ``h``, ``c``: ``(N, H)`` or ``(H,)``.
+
+    Args:
+        params: ``torch.nn.LSTMCell(...).state_dict()``: ``weight_ih (4H, H_in)``,
+            ``weight_hh (4H, H)``, with bias ``bias_ih (4H,)``, ``bias_hh (4H,)``.
+        x_t: the input at one time step, in the params' dtype.
+        state: ``(h, c)``; ``None`` means zeros.
+        precision: passed to every matmul.
+
+    Returns:
+        ``(h_next, c_next)``.
+
+    Raises:
+        ValueError: bad params, x_t, h or c shapes.
+        TypeError: state not a ``(h, c)`` pair; arrays not in the params' dtype.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, jrnn
+        >>> cell = jrnn.init_lstm_cell(jax.random.key(0), input_size=10, hidden_size=20)
+        >>> h, c = jrnn.lstm_cell_step(cell, jnp.ones((3, 10), jnp.float32))
+        >>> h.shape, c.shape
+        ((3, 20), (3, 20))
+    """
+    return _call("jrnn.lstm_cell_step", _cells.LSTM, params, x_t, state, precision)
+
+
+def gru_cell_step(
+    params: dict[str, jax.Array],
+    x_t: jax.Array,
+    h: jax.Array | None = None,
+    *,
+    precision=None,
+) -> jax.Array:
+    """One step of a GRU cell, exactly ``torch.nn.GRUCell.forward``.
+
+    ::
+
+        r = sigmoid(W_ir x_t + b_ir + W_hr h + b_hr)
+        z = sigmoid(W_iz x_t + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x_t + b_in + r * (W_hn h + b_hn))
+        h_next = (1 - z) * n + z * h
+
+    Shapes:
+        ``x_t``: ``(N, H_in)`` or unbatched ``(H_in,)``. ``h``: ``(N, H)`` or ``(H,)``.
+
+    Args:
+        params: ``torch.nn.GRUCell(...).state_dict()``: ``weight_ih (3H, H_in)``,
+            ``weight_hh (3H, H)``, with bias ``bias_ih (3H,)``, ``bias_hh (3H,)``.
+        x_t: the input at one time step, in the params' dtype.
+        h: the previous hidden state; ``None`` means zeros.
+        precision: passed to every matmul.
+
+    Returns:
+        The next hidden state.
+
+    Raises:
+        ValueError: bad params, x_t or h shapes.
+        TypeError: arrays not in the params' dtype.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, jrnn
+        >>> cell = jrnn.init_gru_cell(jax.random.key(0), input_size=10, hidden_size=20)
+        >>> jrnn.gru_cell_step(cell, jnp.ones((3, 10), jnp.float32)).shape
+        (3, 20)
+    """
+    return _call("jrnn.gru_cell_step", _cells.GRU, params, x_t, h, precision)

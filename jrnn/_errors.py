@@ -6,9 +6,6 @@ the argument, what was expected (and where the expectation came from) and what a
 
 from collections.abc import Mapping
 
-_GATE_HINTS = {4: "LSTM", 3: "GRU"}
-
-
 def not_a_mapping(fn: str, arg: str, value: object) -> TypeError:
     return TypeError(
         f"`{fn}`: expected {arg} to be a dict of arrays keyed like torch's state_dict(), "
@@ -41,30 +38,66 @@ def params_mismatch(
     return ValueError("\n".join(lines))
 
 
-def gate_hint(key: str, rows: int, hidden_size: int) -> str:
-    """A hint when `key` has a multiple of hidden_size rows, as another cell kind would."""
-    if hidden_size and rows % hidden_size == 0 and rows // hidden_size in _GATE_HINTS:
-        kind = _GATE_HINTS[rows // hidden_size]
-        return (
-            f"  params[{key!r}] has {rows} = {rows // hidden_size}*{hidden_size} rows: "
-            f"these look like {kind} params, not a plain RNN's."
-        )
-    return ""
+_FUNCTIONS = {"RNN": "jrnn.rnn", "GRU": "jrnn.gru", "LSTM": "jrnn.lstm"}
+_CELL_FUNCTIONS = {"RNN": "jrnn.cell_step", "GRU": "jrnn.gru_cell_step", "LSTM": "jrnn.lstm_cell_step"}
+_INITS = {"RNN": "jrnn.init_rnn", "GRU": "jrnn.init_gru", "LSTM": "jrnn.init_lstm"}
 
 
-def cell_params_passed_to_rnn(fn: str) -> ValueError:
-    return ValueError(
-        f"`{fn}`: params have RNNCell keys ('weight_ih', 'weight_hh', ...) but `{fn}` needs "
-        "torch.nn.RNN keys ('weight_ih_l0', ...). Use `jrnn.cell_step` for a single cell, "
-        "or `jrnn.init_rnn` to build RNN params."
+def kind_hint(fn: str, kind: str, cell: bool) -> str:
+    """The fix when params of another cell kind reach ``fn``: the function for their kind."""
+    call = (_CELL_FUNCTIONS if cell else _FUNCTIONS)[kind]
+    module = f"torch.nn.{kind}Cell" if cell else f"torch.nn.{kind}"
+    return f"  These look like {module} params: call `{call}` instead of `{fn}`."
+
+
+def params_key_type(fn: str, key: object) -> TypeError:
+    return TypeError(
+        f"`{fn}`: expected params keys to be str (torch's state_dict names), "
+        f"got {key!r} ({type(key).__name__})."
     )
 
 
-def rnn_params_passed_to_cell(fn: str) -> ValueError:
+def cell_params_passed_to_rnn(fn: str, kind: str = "RNN") -> ValueError:
     return ValueError(
-        f"`{fn}`: params have torch.nn.RNN keys ('weight_ih_l0', ...) but `{fn}` needs "
-        "torch.nn.RNNCell keys ('weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'). Use `jrnn.rnn` "
-        "for a whole network."
+        f"`{fn}`: params have {kind}Cell keys ('weight_ih', 'weight_hh', ...) but `{fn}` needs "
+        f"torch.nn.{kind} keys ('weight_ih_l0', ...). Use `{_CELL_FUNCTIONS[kind]}` for a single "
+        f"cell, or `{_INITS[kind]}` to build {kind} params."
+    )
+
+
+def rnn_params_passed_to_cell(fn: str, kind: str = "RNN") -> ValueError:
+    return ValueError(
+        f"`{fn}`: params have torch.nn.{kind} keys ('weight_ih_l0', ...) but `{fn}` needs "
+        f"torch.nn.{kind}Cell keys ('weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'). "
+        f"Use `{_FUNCTIONS[kind]}` for a whole network."
+    )
+
+
+def proj_size_type(fn: str, value: object) -> TypeError:
+    return TypeError(
+        f"`{fn}`: proj_size should be a positive integer or zero to disable projections, "
+        f"got {value!r} of type {type(value).__name__}."
+    )
+
+
+def proj_size_negative(fn: str, value: object) -> ValueError:
+    return ValueError(
+        f"`{fn}`: proj_size should be a positive integer or zero to disable projections, "
+        f"got proj_size={value!r}."
+    )
+
+
+def proj_size_not_lstm(fn: str, kind: str) -> ValueError:
+    return ValueError(
+        f"`{fn}`: proj_size argument is only supported for LSTM, not RNN or GRU "
+        f"(this is {kind}); pass proj_size=0, or use `jrnn.init_lstm`."
+    )
+
+
+def proj_size_too_large(fn: str, proj_size: int, hidden_size: int, source: str) -> ValueError:
+    return ValueError(
+        f"`{fn}`: proj_size has to be smaller than hidden_size: got proj_size={proj_size} "
+        f"(from {source}) and hidden_size={hidden_size}."
     )
 
 
@@ -105,15 +138,40 @@ def empty_sequence(fn: str, shape: tuple) -> ValueError:
     return ValueError(f"`{fn}`: expected sequence length to be larger than 0, got x.shape={shape}.")
 
 
-def h0_shape(fn: str, expected: tuple, got: tuple, unbatched: bool) -> ValueError:
+def h0_shape(
+    fn: str, expected: tuple, got: tuple, unbatched: bool, arg: str = "h0"
+) -> ValueError:
+    size = "H" if arg == "c0" else "H_out"
     if unbatched and len(got) == 3:
-        hint = " For unbatched 2-D x, h0 must be 2-D (D*num_layers, H) as well."
+        hint = f" For unbatched 2-D x, {arg} must be 2-D (D*num_layers, {size}) as well."
     elif not unbatched and len(got) == 2:
-        hint = " For batched 3-D x, h0 must be 3-D (D*num_layers, N, H), also when batch_first."
+        hint = (
+            f" For batched 3-D x, {arg} must be 3-D (D*num_layers, N, {size}), also when "
+            "batch_first."
+        )
     else:
         hint = ""
     return ValueError(
-        f"`{fn}`: expected h0.shape={expected} (D*num_layers, [N,] H), got h0.shape={got}.{hint}"
+        f"`{fn}`: expected {arg}.shape={expected} (D*num_layers, [N,] {size}), "
+        f"got {arg}.shape={got}.{hint}"
+    )
+
+
+def lstm_state(fn: str, value: object) -> TypeError:
+    shape = getattr(value, "shape", None)
+    got = f"an array of shape {tuple(shape)}" if shape is not None else type(value).__name__
+    return TypeError(
+        f"`{fn}`: expected state to be a (h0, c0) pair (or None for zeros), got {got}. An LSTM "
+        "carries two states: pass state=(h0, c0) with h0 (D*num_layers, N, H_out) and c0 "
+        "(D*num_layers, N, H)."
+    )
+
+
+def traced_config(fn: str, arg: str) -> TypeError:
+    return TypeError(
+        f"`{fn}`: {arg} must be static (a Python value), but it is a traced JAX value: it shapes "
+        f"the computation, so under jax.jit pass it with static_argnames=({arg!r},) or close "
+        "over it."
     )
 
 
@@ -123,7 +181,7 @@ def nonlinearity(fn: str, value: object) -> ValueError:
 
 def dropout(fn: str, value: object) -> ValueError:
     return ValueError(
-        f"`{fn}`: expected dropout to be a probability in [0, 1), got dropout={value!r}."
+        f"`{fn}`: expected dropout to be a probability in [0, 1], got dropout={value!r}."
     )
 
 
@@ -174,9 +232,19 @@ def cell_x_shape(fn: str, shape: tuple, input_size: int) -> ValueError:
     )
 
 
-def cell_h_shape(fn: str, expected: tuple, got: tuple) -> ValueError:
+def cell_h_shape(fn: str, expected: tuple, got: tuple, arg: str = "h") -> ValueError:
     return ValueError(
-        f"`{fn}`: expected h of shape {expected} to match x_t (no broadcasting), got h.shape={got}."
+        f"`{fn}`: expected {arg} of shape {expected} to match x_t (no broadcasting), "
+        f"got {arg}.shape={got}."
+    )
+
+
+def lstm_cell_state(fn: str, value: object) -> TypeError:
+    shape = getattr(value, "shape", None)
+    got = f"an array of shape {tuple(shape)}" if shape is not None else type(value).__name__
+    return TypeError(
+        f"`{fn}`: expected state to be a (h, c) pair (or None for zeros), got {got}. An LSTM "
+        "cell carries two states: pass state=(h, c)."
     )
 
 

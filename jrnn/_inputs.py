@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _errors
-from ._params import RNNConfig, is_positive_int
+from ._init import is_positive_int
+from ._params import RNNConfig
 
 
 def as_array(fn: str, arg: str, value: object, dtype: np.dtype) -> jax.Array:
@@ -41,21 +42,33 @@ def sequence(fn: str, x: object, config: RNNConfig, batch_first: bool) -> tuple[
 
 
 def initial_state(
-    fn: str, h0: object, config: RNNConfig, batch_size: int, unbatched: bool
-) -> jax.Array:
-    """Return ``h0`` as ``(S, N, H)``, zeros when ``None``."""
+    fn: str, state: object, config: RNNConfig, batch_size: int, unbatched: bool
+):
+    """Return the initial carry: ``h0 (S, N, P)``, or for LSTM ``(h0 (S, N, P), c0 (S, N, H))``.
+
+    ``None`` means zeros. An LSTM state must be a ``(h0, c0)`` pair.
+    """
+    if config.kind != "LSTM":
+        return _state_array(fn, state, "h0", config.output_size, config, batch_size, unbatched)
+    if state is None:
+        state = (None, None)
+    if not isinstance(state, tuple | list) or len(state) != 2:
+        raise _errors.lstm_state(fn, state)
+    h0 = _state_array(fn, state[0], "h0", config.output_size, config, batch_size, unbatched)
+    c0 = _state_array(fn, state[1], "c0", config.hidden_size, config, batch_size, unbatched)
+    return h0, c0
+
+
+def _state_array(fn, value, arg, size, config, batch_size, unbatched):
     num_states = config.num_directions * config.num_layers
-    if h0 is None:
-        return jnp.zeros((num_states, batch_size, config.hidden_size), config.dtype)
-    h0 = h0 if hasattr(h0, "shape") else jnp.asarray(h0)
-    if unbatched:
-        expected = (num_states, config.hidden_size)
-    else:
-        expected = (num_states, batch_size, config.hidden_size)
-    if tuple(h0.shape) != expected:
-        raise _errors.h0_shape(fn, expected, tuple(h0.shape), unbatched)
-    h0 = as_array(fn, "h0", h0, config.dtype)
-    return h0[:, None] if unbatched else h0
+    if value is None:
+        return jnp.zeros((num_states, batch_size, size), config.dtype)
+    value = value if hasattr(value, "shape") else jnp.asarray(value)
+    expected = (num_states, size) if unbatched else (num_states, batch_size, size)
+    if tuple(value.shape) != expected:
+        raise _errors.h0_shape(fn, expected, tuple(value.shape), unbatched, arg)
+    value = as_array(fn, arg, value, config.dtype)
+    return value[:, None] if unbatched else value
 
 
 def valid_steps(
@@ -84,17 +97,25 @@ def valid_steps(
     return jnp.arange(seq_len)[:, None] < lengths[None, :]  # (L, N)
 
 
+def static(fn: str, arg: str, value: object) -> None:
+    """Refuse a traced configuration argument: it shapes the program, so it must be static."""
+    if isinstance(value, jax.core.Tracer):
+        raise _errors.traced_config(fn, arg)
+
+
 def dropout_rate(fn: str, dropout: object) -> float:
-    """Return ``dropout`` if it is a number in ``[0, 1)``."""
-    if isinstance(dropout, bool) or not isinstance(dropout, int | float | np.floating):
+    """Return ``dropout`` if it is a number in ``[0, 1]`` (torch's range)."""
+    static(fn, "dropout", dropout)
+    if isinstance(dropout, bool) or not isinstance(dropout, int | float | np.integer | np.floating):
         raise _errors.dropout(fn, dropout)
-    if not 0 <= dropout < 1:
+    if not 0 <= dropout <= 1:
         raise _errors.dropout(fn, dropout)
     return float(dropout)
 
 
 def positive_int(fn: str, arg: str, value: object) -> int:
     """Return ``value`` if it is an integer >= 1 (a knob such as ``unroll``)."""
+    static(fn, arg, value)
     if not is_positive_int(value):
         raise _errors.positive_int(fn, arg, value)
     return int(value)

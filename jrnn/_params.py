@@ -1,11 +1,11 @@
-"""Parameter layout in torch's state_dict form: building it, initialising it, reading it back.
+"""Parameter layout in torch's state_dict form, for every cell kind, and reading it back.
 
 The params dict *is* torch's ``state_dict()``: the same keys, in the same order, with the same
 shapes. Everything a network's configuration says (input size, hidden size, number of layers,
-directions, bias) is read back from the keys and shapes by :func:`rnn_config`.
+directions, bias, LSTM projection) is read back from the keys and shapes by :func:`rnn_config`;
+only the kind (``"RNN"``, ``"LSTM"``, ``"GRU"``) is given, because it is the function called.
 """
 
-import math
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -15,7 +15,8 @@ import numpy as np
 
 from . import _errors
 
-_KIND_BY_GATES = {1: "RNN", 3: "GRU", 4: "LSTM"}
+GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+"""Stacked gate blocks in every weight, per kind: ``weight_ih`` is ``(gates * H, H_in)``."""
 
 
 class RNNConfig(NamedTuple):
@@ -27,11 +28,18 @@ class RNNConfig(NamedTuple):
     bidirectional: bool
     bias: bool
     dtype: np.dtype
+    kind: str = "RNN"
+    proj_size: int = 0
 
     @property
     def num_directions(self) -> int:
         """``D``: 2 when bidirectional, else 1."""
         return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self) -> int:
+        """Features of ``h`` and of each direction's output: ``proj_size`` if set, else ``H``."""
+        return self.proj_size or self.hidden_size
 
 
 def suffix(direction: int) -> str:
@@ -46,30 +54,34 @@ def rnn_layout(
     bias: bool,
     bidirectional: bool,
     gates: int = 1,
+    proj_size: int = 0,
 ) -> dict[str, tuple[int, ...]]:
-    """Keys and shapes of ``torch.nn.RNN(...).state_dict()``, in torch's order.
+    """Keys and shapes of ``torch.nn.RNN/GRU/LSTM(...).state_dict()``, in torch's order.
 
-    ``gates`` is the number of stacked gate blocks in the weights (1 for a plain RNN), so the
-    layout serves LSTM (4) and GRU (3) unchanged.
+    ``gates`` is the number of stacked gate blocks (1 RNN, 3 GRU, 4 LSTM); ``proj_size`` P > 0
+    adds LSTM's ``weight_hr (P, H)`` and makes ``h`` (and layer ``k > 0``'s input) P-wide.
     """
     num_directions = 2 if bidirectional else 1
+    h_size = proj_size or hidden_size
     layout = {}
     for layer in range(num_layers):
-        layer_input = input_size if layer == 0 else num_directions * hidden_size
+        layer_input = input_size if layer == 0 else num_directions * h_size
         for direction in range(num_directions):
             name = f"l{layer}{suffix(direction)}"
             layout[f"weight_ih_{name}"] = (gates * hidden_size, layer_input)
-            layout[f"weight_hh_{name}"] = (gates * hidden_size, hidden_size)
+            layout[f"weight_hh_{name}"] = (gates * hidden_size, h_size)
             if bias:
                 layout[f"bias_ih_{name}"] = (gates * hidden_size,)
                 layout[f"bias_hh_{name}"] = (gates * hidden_size,)
+            if proj_size:
+                layout[f"weight_hr_{name}"] = (proj_size, hidden_size)
     return layout
 
 
 def cell_layout(
     input_size: int, hidden_size: int, bias: bool, gates: int = 1
 ) -> dict[str, tuple[int, ...]]:
-    """Keys and shapes of ``torch.nn.RNNCell(...).state_dict()``, in torch's order."""
+    """Keys and shapes of ``torch.nn.RNNCell/GRUCell/LSTMCell(...).state_dict()``."""
     layout = {
         "weight_ih": (gates * hidden_size, input_size),
         "weight_hh": (gates * hidden_size, hidden_size),
@@ -80,133 +92,13 @@ def cell_layout(
     return layout
 
 
-def is_positive_int(value: object) -> bool:
-    """Whether ``value`` is an integer >= 1 (``bool`` is not accepted as an integer)."""
-    return not isinstance(value, bool) and isinstance(value, int | np.integer) and value >= 1
-
-
-def check_init_args(fn: str, sizes: Mapping[str, object], dtype: object) -> None:
-    """Raise unless every size is an integer >= 1 and ``dtype`` is floating."""
-    for arg, value in sizes.items():
-        if not is_positive_int(value):
-            raise _errors.init_size(fn, arg, value, 1)
-    if not jnp.issubdtype(jnp.dtype(dtype), jnp.floating):
-        raise _errors.init_dtype(fn, dtype)
-
-
-def torch_uniform(hidden_size: int):
-    """Torch's initialiser for RNN tensors (and ``nn.Linear``'s): U(-1/sqrt(H), 1/sqrt(H)).
-
-    Returns ``init(key, shape, dtype) -> array``, the signature flax's initialisers have.
-    """
-    bound = 1.0 / math.sqrt(hidden_size)
-
-    def init(key: jax.Array, shape: tuple[int, ...], dtype) -> jax.Array:
-        return jax.random.uniform(key, shape, dtype, minval=-bound, maxval=bound)
-
-    return init
-
-
-def uniform_params(key: jax.Array, layout: Mapping[str, tuple], hidden_size: int, dtype):
-    """Draw every tensor of ``layout`` with :func:`torch_uniform`, each from its own stream."""
-    init = torch_uniform(hidden_size)
-    keys = jax.random.split(key, len(layout))
-    return {
-        name: init(k, shape, dtype) for k, (name, shape) in zip(keys, layout.items(), strict=True)
-    }
-
-
-def init_rnn(
-    key: jax.Array,
-    input_size: int,
-    hidden_size: int,
-    num_layers: int = 1,
-    *,
-    bias: bool = True,
-    bidirectional: bool = False,
-    dtype=jnp.float32,
-) -> dict[str, jax.Array]:
-    """Initialise params exactly shaped as ``torch.nn.RNN(...).state_dict()``.
-
-    Every tensor is drawn from U(-1/sqrt(H), 1/sqrt(H)) with its own random stream, as torch does.
-
-    Shapes:
-        ``weight_ih_l0 (H, H_in)``, ``weight_ih_l{k>0} (H, D*H)``, ``weight_hh_l{k} (H, H)``,
-        ``bias_ih_l{k}``/``bias_hh_l{k}`` ``(H,)``; ``..._reverse`` twins when bidirectional.
-
-    Args:
-        key: a ``jax.random`` key.
-        input_size: ``H_in``, features per time step.
-        hidden_size: ``H``, features of the hidden state.
-        num_layers: stacked layers.
-        bias: whether the layers have ``bias_ih``/``bias_hh``.
-        bidirectional: add a reverse direction to every layer.
-        dtype: a floating dtype for every tensor.
-
-    Returns:
-        A dict from torch's parameter names to arrays, in torch's order.
-
-    Raises:
-        ValueError: a size is not an integer >= 1.
-        TypeError: ``dtype`` is not floating.
-
-    Example:
-        >>> import jax, jrnn
-        >>> params = jrnn.init_rnn(jax.random.key(0), input_size=100, hidden_size=10, num_layers=2)
-        >>> {k: v.shape for k, v in params.items()}  # doctest: +NORMALIZE_WHITESPACE
-        {'weight_ih_l0': (10, 100), 'weight_hh_l0': (10, 10), 'bias_ih_l0': (10,),
-         'bias_hh_l0': (10,), 'weight_ih_l1': (10, 10), 'weight_hh_l1': (10, 10),
-         'bias_ih_l1': (10,), 'bias_hh_l1': (10,)}
-    """
-    sizes = {"input_size": input_size, "hidden_size": hidden_size, "num_layers": num_layers}
-    check_init_args("jrnn.init_rnn", sizes, dtype)
-    layout = rnn_layout(input_size, hidden_size, num_layers, bias, bidirectional)
-    return uniform_params(key, layout, hidden_size, dtype)
-
-
-def init_rnn_cell(
-    key: jax.Array,
-    input_size: int,
-    hidden_size: int,
-    *,
-    bias: bool = True,
-    dtype=jnp.float32,
-) -> dict[str, jax.Array]:
-    """Initialise params exactly shaped as ``torch.nn.RNNCell(...).state_dict()``.
-
-    Shapes:
-        ``weight_ih (H, H_in)``, ``weight_hh (H, H)``, ``bias_ih (H,)``, ``bias_hh (H,)``.
-
-    Args:
-        key: a ``jax.random`` key.
-        input_size: ``H_in``.
-        hidden_size: ``H``.
-        bias: whether the cell has ``bias_ih``/``bias_hh``.
-        dtype: a floating dtype for every tensor.
-
-    Returns:
-        A dict from torch's parameter names to arrays, in torch's order.
-
-    Raises:
-        ValueError: a size is not an integer >= 1.
-        TypeError: ``dtype`` is not floating.
-
-    Example:
-        >>> import jax, jrnn
-        >>> cell = jrnn.init_rnn_cell(jax.random.key(0), input_size=100, hidden_size=10)
-        >>> {k: v.shape for k, v in cell.items()}
-        {'weight_ih': (10, 100), 'weight_hh': (10, 10), 'bias_ih': (10,), 'bias_hh': (10,)}
-    """
-    sizes = {"input_size": input_size, "hidden_size": hidden_size}
-    check_init_args("jrnn.init_rnn_cell", sizes, dtype)
-    return uniform_params(key, cell_layout(input_size, hidden_size, bias), hidden_size, dtype)
-
-
 def _shapes(fn: str, params: object) -> dict[str, tuple[int, ...]]:
     if not isinstance(params, Mapping):
         raise _errors.not_a_mapping(fn, "params", params)
     shapes = {}
     for name, value in params.items():
+        if not isinstance(name, str):
+            raise _errors.params_key_type(fn, name)
         if not (hasattr(value, "shape") and hasattr(value, "dtype")):
             raise _errors.not_an_array(fn, name, value)
         shapes[name] = tuple(value.shape)
@@ -221,51 +113,78 @@ def _common_dtype(fn: str, params: Mapping[str, jax.Array]) -> np.dtype:
     return kinds.pop()
 
 
-def _compare(fn, kind, layout, shapes, hint_key, hidden_size, gates):
+def guess_kind(shapes: Mapping[str, tuple], cell: bool) -> str | None:
+    """The kind whose gate count the first recurrent weight shows, or ``None``.
+
+    ``weight_hh`` is ``(gates * H, H)`` (``(4H, P)`` with an LSTM projection, which has
+    ``weight_hr``): its rows over ``H`` tell the kind.
+    """
+    suffix_ = "" if cell else "_l0"
+    if f"weight_hr{suffix_}" in shapes:
+        return "LSTM"
+    recurrent, first = shapes.get(f"weight_hh{suffix_}", ()), shapes.get(f"weight_ih{suffix_}", ())
+    if len(recurrent) != 2 or len(first) != 2 or recurrent[0] != first[0] or not recurrent[1]:
+        return None
+    by_gates = {gates: kind for kind, gates in GATES.items()}
+    rows, hidden = recurrent
+    return by_gates.get(rows // hidden) if rows % hidden == 0 else None
+
+
+def _compare(fn, kind, layout, shapes, cell):
+    """Raise one ValueError listing every missing, unexpected and mis-shaped key."""
     missing = {k: s for k, s in layout.items() if k not in shapes}
     unexpected = {k: s for k, s in shapes.items() if k not in layout}
     misshaped = {k: (layout[k], s) for k, s in shapes.items() if k in layout and s != layout[k]}
     if missing or unexpected or misshaped:
-        rows = (shapes.get(hint_key) or (0,))[0]
-        hint = _errors.gate_hint(hint_key, rows, hidden_size) if gates == 1 else ""
-        raise _errors.params_mismatch(fn, kind, missing, unexpected, misshaped, hint)
+        guess = guess_kind(shapes, cell)
+        hint = _errors.kind_hint(fn, guess, cell) if guess not in (None, kind) else ""
+        name = kind + ("Cell" if cell else "")
+        raise _errors.params_mismatch(fn, name, missing, unexpected, misshaped, hint)
 
 
-def _input_weight_shape(fn, kind, shapes, key, gates) -> tuple[int, int]:
+def _anchor(fn, kind, shapes, cell) -> tuple[int, int]:
     """The shape of the first input weight, the anchor every other shape is read from."""
+    key, gates = ("weight_ih" if cell else "weight_ih_l0"), GATES[kind]
+    name = kind + ("Cell" if cell else "")
     shape = shapes.get(key)
-    if shape is not None and len(shape) == 2:
-        return shape
     want = (f"{gates}*H" if gates > 1 else "H", "H_in")
     if shape is None:
-        raise _errors.params_mismatch(fn, kind, {key: want}, {}, {})
-    raise _errors.params_mismatch(fn, kind, {}, {}, {key: (want, shape)})
+        raise _errors.params_mismatch(fn, name, {key: want}, {}, {})
+    if len(shape) != 2 or shape[0] % gates or not shape[0] or not shape[1]:
+        guess = guess_kind(shapes, cell)
+        hint = _errors.kind_hint(fn, guess, cell) if guess not in (None, kind) else ""
+        raise _errors.params_mismatch(fn, name, {}, {}, {key: (want, shape)}, hint)
+    return shape
 
 
-def rnn_config(fn: str, params: object, gates: int = 1) -> RNNConfig:
-    """Read and validate the configuration of a ``torch.nn.RNN``-style params dict.
+def rnn_config(fn: str, params: object, kind: str = "RNN") -> RNNConfig:
+    """Read and validate the configuration of a ``torch.nn.RNN/GRU/LSTM`` params dict.
 
     Args:
         fn: the public function asking, for error messages.
         params: the params dict.
-        gates: gate blocks per weight (1 for a plain RNN).
+        kind: ``"RNN"``, ``"GRU"`` or ``"LSTM"``.
 
     Returns:
         The :class:`RNNConfig` the keys and shapes describe.
 
     Raises:
         TypeError: params is not a mapping of arrays, or dtypes are mixed or not floating.
-        ValueError: keys are missing, unexpected or mis-shaped.
+        ValueError: keys are missing, unexpected or mis-shaped; a projection that is not
+            smaller than the hidden size.
     """
-    kind = _KIND_BY_GATES[gates]
+    gates = GATES[kind]
     shapes = _shapes(fn, params)
     if "weight_ih" in shapes and "weight_ih_l0" not in shapes:
-        raise _errors.cell_params_passed_to_rnn(fn)
-    first = _input_weight_shape(fn, kind, shapes, "weight_ih_l0", gates)
-    recurrent = shapes.get("weight_hh_l0", ())
-    hidden_size = recurrent[1] if len(recurrent) == 2 else first[0] // gates
+        raise _errors.cell_params_passed_to_rnn(fn, kind)
+    first = _anchor(fn, kind, shapes, cell=False)
+    hidden_size = first[0] // gates
+    projection = shapes.get("weight_hr_l0", ())
+    proj_size = projection[0] if kind == "LSTM" and len(projection) == 2 else 0
+    if proj_size >= hidden_size:
+        raise _errors.proj_size_too_large(fn, proj_size, hidden_size, "params['weight_hr_l0']")
     num_layers = 1
-    while f"weight_ih_l{num_layers}" in shapes or f"weight_hh_l{num_layers}" in shapes:
+    while any(f"weight_{w}_l{num_layers}" in shapes for w in ("ih", "hh")):
         num_layers += 1
     config = RNNConfig(
         input_size=first[1],
@@ -274,22 +193,25 @@ def rnn_config(fn: str, params: object, gates: int = 1) -> RNNConfig:
         bidirectional=any(k.endswith("_reverse") for k in shapes),
         bias=any(k.startswith("bias_") for k in shapes),
         dtype=None,
+        kind=kind,
+        proj_size=proj_size,
     )
-    layout = rnn_layout(*config[:2], num_layers, config.bias, config.bidirectional, gates)
-    _compare(fn, kind, layout, shapes, "weight_hh_l0", hidden_size, gates)
+    layout = rnn_layout(*config[:5], gates, proj_size)
+    _compare(fn, kind, layout, shapes, cell=False)
     return config._replace(dtype=_common_dtype(fn, params))
 
 
-def cell_config(fn: str, params: object, gates: int = 1) -> RNNConfig:
-    """Read and validate a ``torch.nn.RNNCell``-style params dict (see :func:`rnn_config`)."""
-    kind = _KIND_BY_GATES[gates] + "Cell"
+def cell_config(fn: str, params: object, kind: str = "RNN") -> RNNConfig:
+    """Read and validate a ``torch.nn.RNNCell/GRUCell/LSTMCell`` params dict (see :func:`rnn_config`)."""
+    gates = GATES[kind]
     shapes = _shapes(fn, params)
     if "weight_ih_l0" in shapes and "weight_ih" not in shapes:
-        raise _errors.rnn_params_passed_to_cell(fn)
-    first = _input_weight_shape(fn, kind, shapes, "weight_ih", gates)
-    recurrent = shapes.get("weight_hh", ())
-    hidden_size = recurrent[1] if len(recurrent) == 2 else first[0] // gates
+        raise _errors.rnn_params_passed_to_cell(fn, kind)
+    first = _anchor(fn, kind, shapes, cell=True)
+    hidden_size = first[0] // gates
     bias = any(k.startswith("bias_") for k in shapes)
     layout = cell_layout(first[1], hidden_size, bias, gates)
-    _compare(fn, kind, layout, shapes, "weight_hh", hidden_size, gates)
-    return RNNConfig(first[1], hidden_size, 1, False, bias, _common_dtype(fn, params))
+    _compare(fn, kind, layout, shapes, cell=True)
+    return RNNConfig(
+        first[1], hidden_size, 1, False, bias, _common_dtype(fn, params), kind=kind
+    )

@@ -1,14 +1,14 @@
-"""``torch.nn.RNN.forward`` as a pure function: layers, directions, lengths and dropout."""
+"""``torch.nn.RNN``, ``LSTM`` and ``GRU`` forward as pure functions: one per kind, one driver.
 
-import functools
+Shared options (every function): ``batch_first``, ``lengths`` (PackedSequence semantics),
+``dropout``/``key``, and the engine knobs ``unroll``, ``precision``, ``checkpoint_every``; see
+:func:`rnn` for their meaning.
+"""
 
 import jax
-import jax.numpy as jnp
-from jax import lax
 
-from . import _inputs, _nonlinearity
-from ._params import rnn_config, suffix
-from ._scan import scan_layer, scan_layer_in_segments
+from . import _cells, _driver, _nonlinearity
+from ._params import rnn_config
 
 
 def rnn(
@@ -24,7 +24,6 @@ def rnn(
     unroll: int = 1,
     precision=None,
     checkpoint_every: int | None = None,
-    scan_layers: bool = False,
 ) -> tuple[jax.Array, jax.Array]:
     """A multi-layer Elman RNN, exactly ``torch.nn.RNN.forward``.
 
@@ -55,7 +54,8 @@ def rnn(
             nothing in the padding reaches any output or gradient. Concrete lengths must lie in
             ``[0, L]``; traced ones (under ``jit``/``vmap``) are clipped to it.
         dropout: probability of zeroing each element of every layer's output but the last,
-            per time step, kept values scaled by ``1/(1-p)``. Applied only when ``key`` is given.
+            per time step, kept values scaled by ``1/(1-p)``; ``p = 1`` zeroes them all, as in
+            torch. Applied only when ``key`` is given. Must be static under ``jit``.
         key: a ``jax.random`` key for dropout; ``None`` is deterministic (torch's eval mode).
         unroll: time steps per scan iteration.
         precision: passed to every matmul (``jax.lax.Precision``), e.g. ``"highest"``.
@@ -63,17 +63,14 @@ def rnn(
             for the backward pass and recompute the rest, segment by segment: training memory
             inside each layer drops from ``O(L)`` to ``O(L/k + k)`` states for about one extra
             forward pass. ``None`` (default) keeps the whole state sequence.
-        scan_layers: run layers 1..n-1 as one ``lax.scan`` over their stacked params instead of
-            a Python loop: the compiled program stops growing with ``num_layers`` (faster first
-            call for deep stacks), at some cost in steady-state speed (see the README).
 
     Returns:
         ``(output, h_n)``.
 
     Raises:
         ValueError: params that are not an RNN state_dict; x, h0 or lengths of the wrong shape;
-            lengths out of range; unknown nonlinearity; dropout outside ``[0, 1)``.
-        TypeError: x or h0 not in the params' dtype, lengths not integer.
+            lengths out of range; unknown nonlinearity; dropout outside ``[0, 1]``.
+        TypeError: x or h0 not in the params' dtype, lengths not integer, a traced option.
 
     Example:
         >>> import jax, jax.numpy as jnp, jrnn
@@ -85,103 +82,138 @@ def rnn(
         ((8, 5, 10), (2, 5, 10))
     """
     fn = "jrnn.rnn"
-    config = rnn_config(fn, params)
+    config = rnn_config(fn, params, "RNN")
     _nonlinearity.check(fn, nonlinearity)
-    dropout = _inputs.dropout_rate(fn, dropout)
-    _inputs.random_key(fn, key)
-    _inputs.positive_int(fn, "unroll", unroll)
-    if checkpoint_every is not None:
-        _inputs.positive_int(fn, "checkpoint_every", checkpoint_every)
-    x, unbatched = _inputs.sequence(fn, x, config, batch_first)  # (L, N, H_in)
-    seq_len, batch_size = x.shape[:2]
-    h0 = _inputs.initial_state(fn, h0, config, batch_size, unbatched)  # (S, N, H)
-    mask = _inputs.valid_steps(fn, lengths, seq_len, batch_size, unbatched)  # (L, N) or None
-    if mask is not None:
-        x = jnp.where(mask[..., None], x, 0)  # padding never reaches a value or a gradient
-
-    run_layer = functools.partial(
-        _run_layer,
-        mask=mask,
-        dropout=dropout,
+    dropout = _driver.check_options(fn, dropout, key, unroll, checkpoint_every, batch_first)
+    return _driver.run(
+        fn, _cells.ELMAN[nonlinearity], config, params, x, h0, batch_first=batch_first,
+        lengths=lengths, dropout=dropout, key=key, unroll=unroll, precision=precision,
         checkpoint_every=checkpoint_every,
-        nonlinearity=nonlinearity,
-        unroll=unroll,
-        precision=precision,
     )
-    num_layers, directions = config.num_layers, config.num_directions
-    h0 = h0.reshape(num_layers, directions, *h0.shape[1:])  # (layers, D, N, H)
-    dropout_keys = None  # (layers,) keys: layer k > 0 drops its input with fold_in(key, k)
-    if key is not None and dropout > 0:
-        dropout_keys = jax.vmap(lambda k: jax.random.fold_in(key, k))(jnp.arange(num_layers))
-    output, h_n = run_layer(_layer_params(params, 0), x, h0[0], None)
-    h_n = [h_n]  # (D, N, H) per layer
-    if scan_layers and num_layers > 1:
-        # Layers 1..n-1 share their shapes: one scan over their stacked params.
-        stacked = jax.tree.map(
-            lambda *p: jnp.stack(p), *[_layer_params(params, k) for k in range(1, num_layers)]
-        )
-        keys = None if dropout_keys is None else dropout_keys[1:]
-
-        def next_layer(layer_input, inputs):
-            layer_params, layer_h0, layer_key = inputs
-            return run_layer(layer_params, layer_input, layer_h0, layer_key)
-
-        output, h_rest = lax.scan(next_layer, output, (stacked, h0[1:], keys))
-        h_n.append(h_rest.reshape((num_layers - 1) * directions, *h_rest.shape[2:]))
-    else:
-        for k in range(1, num_layers):
-            layer_key = None if dropout_keys is None else dropout_keys[k]
-            output, h_layer = run_layer(_layer_params(params, k), output, h0[k], layer_key)
-            h_n.append(h_layer)
-    h_n = jnp.concatenate(h_n)  # (S, N, H), entry layer*D + direction
-    if unbatched:
-        return output[:, 0], h_n[:, 0]
-    if batch_first:
-        output = jnp.swapaxes(output, 0, 1)  # (N, L, D*H)
-    return output, h_n
 
 
-def _layer_params(params, layer):
-    """The params of one layer, ``_l{layer}`` dropped from their names: ``weight_ih_reverse``."""
-    tag = f"_l{layer}"
-    return {
-        name.replace(tag, "", 1): value
-        for name, value in params.items()
-        if name.endswith(tag) or name.endswith(tag + "_reverse")
-    }
+def lstm(
+    params: dict[str, jax.Array],
+    x: jax.Array,
+    state: tuple[jax.Array, jax.Array] | None = None,
+    *,
+    batch_first: bool = False,
+    lengths: jax.Array | None = None,
+    dropout: float = 0.0,
+    key: jax.Array | None = None,
+    unroll: int = 1,
+    precision=None,
+    checkpoint_every: int | None = None,
+) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    """A multi-layer LSTM, exactly ``torch.nn.LSTM.forward`` (``proj_size`` included).
 
+    Every layer and direction computes, with gates stacked ``i, f, g, o`` in the weights::
 
-def _run_layer(params, x, h0, dropout_key, *, mask, dropout, checkpoint_every, **step_config):
-    """One layer, all directions: input dropout (given a ``dropout_key``), one scan per direction.
+        i, f, o = sigmoid(...), g = tanh(...)    of x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh
+        c_t = f * c_{t-1} + i * g
+        h_t = o * tanh(c_t)                      (times W_hr.T when proj_size P > 0)
 
     Shapes:
-        ``x``: ``(L, N, H_in)`` for this layer. ``h0``: ``(D, N, H)``.
-        Returns ``output (L, N, D*H)`` and ``h_n (D, N, H)``.
+        As :func:`rnn`, with ``P = proj_size or H``: ``h0``/``h_n`` ``(S, N, P)``,
+        ``c0``/``c_n`` ``(S, N, H)`` (``(S, ...)`` unbatched); ``output (L, N, D*P)``.
+
+    Args:
+        params: ``torch.nn.LSTM(...).state_dict()`` as arrays, e.g. from :func:`jrnn.init_lstm`.
+        x: the input sequence, in the params' dtype.
+        state: ``(h0, c0)``; ``None`` means zeros.
+        batch_first: ``x`` and ``output`` are ``(N, L, ...)``.
+        lengths: as :func:`rnn`: ``h_n`` and ``c_n`` hold each row's last valid step.
+        dropout: as :func:`rnn`.
+        key: as :func:`rnn`.
+        unroll: as :func:`rnn`.
+        precision: as :func:`rnn`.
+        checkpoint_every: as :func:`rnn`.
+
+    Returns:
+        ``(output, (h_n, c_n))``.
+
+    Raises:
+        ValueError: params that are not an LSTM state_dict (another kind's get a hint); x,
+            state or lengths of the wrong shape; lengths out of range; dropout outside [0, 1].
+        TypeError: ``state`` not a ``(h0, c0)`` pair; arrays not in the params' dtype; lengths
+            not integer; a traced option.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, jrnn
+        >>> params = jrnn.init_lstm(jax.random.key(0), 10, 20, num_layers=2, proj_size=5)
+        >>> x = jnp.ones((7, 3, 10), jnp.float32)
+        >>> output, (h_n, c_n) = jrnn.lstm(params, x)
+        >>> output.shape, h_n.shape, c_n.shape
+        ((7, 3, 5), (2, 3, 5), (2, 3, 20))
     """
-    if dropout_key is not None:
-        x = _dropout(dropout_key, x, dropout)
-    outputs, h_n = [], []
-    for direction in range(h0.shape[0]):
-        name = suffix(direction)
-        w_ih, w_hh = params[f"weight_ih{name}"], params[f"weight_hh{name}"]
-        bias = None
-        if f"bias_ih{name}" in params:
-            bias = params[f"bias_ih{name}"] + params[f"bias_hh{name}"]  # (H,): one add per step
-        config = dict(step_config, reverse=bool(direction))
-        if checkpoint_every is None:
-            # One GEMM over all L*N rows, hoisted out of the time loop.
-            xp = jnp.matmul(x, w_ih.T, precision=config["precision"])  # (L, N, H)
-            ys, h_last = scan_layer(xp, bias, w_hh, h0[direction], mask, **config)
-        else:
-            ys, h_last = scan_layer_in_segments(
-                x, w_ih, bias, w_hh, h0[direction], mask, segment=checkpoint_every, **config
-            )
-        outputs.append(ys)
-        h_n.append(h_last)
-    return jnp.concatenate(outputs, axis=-1), jnp.stack(h_n)
+    fn = "jrnn.lstm"
+    config = rnn_config(fn, params, "LSTM")
+    dropout = _driver.check_options(fn, dropout, key, unroll, checkpoint_every, batch_first)
+    output, (h_n, c_n) = _driver.run(
+        fn, _cells.LSTM, config, params, x, state, batch_first=batch_first, lengths=lengths,
+        dropout=dropout, key=key, unroll=unroll, precision=precision,
+        checkpoint_every=checkpoint_every,
+    )
+    return output, (h_n, c_n)
 
 
-def _dropout(key: jax.Array, x: jax.Array, rate: float) -> jax.Array:
-    """Zero each element with probability ``rate`` and scale the rest by ``1/(1-rate)``."""
-    keep = jax.random.bernoulli(key, 1 - rate, x.shape)  # per element and time step
-    return jnp.where(keep, x / (1 - rate), 0)
+def gru(
+    params: dict[str, jax.Array],
+    x: jax.Array,
+    h0: jax.Array | None = None,
+    *,
+    batch_first: bool = False,
+    lengths: jax.Array | None = None,
+    dropout: float = 0.0,
+    key: jax.Array | None = None,
+    unroll: int = 1,
+    precision=None,
+    checkpoint_every: int | None = None,
+) -> tuple[jax.Array, jax.Array]:
+    """A multi-layer GRU, exactly ``torch.nn.GRU.forward``.
+
+    Every layer and direction computes, with gates stacked ``r, z, n`` in the weights::
+
+        r = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
+        z = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
+        n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))
+        h_t = (1 - z) * n + z * h_{t-1}
+
+    Shapes:
+        As :func:`rnn`, with weights ``(3H, .)``.
+
+    Args:
+        params: ``torch.nn.GRU(...).state_dict()`` as arrays, e.g. from :func:`jrnn.init_gru`.
+        x: the input sequence, in the params' dtype.
+        h0: the initial state; ``None`` means zeros.
+        batch_first: ``x`` and ``output`` are ``(N, L, ...)``.
+        lengths: as :func:`rnn`.
+        dropout: as :func:`rnn`.
+        key: as :func:`rnn`.
+        unroll: as :func:`rnn`.
+        precision: as :func:`rnn`.
+        checkpoint_every: as :func:`rnn`.
+
+    Returns:
+        ``(output, h_n)``.
+
+    Raises:
+        ValueError: params that are not a GRU state_dict (another kind's get a hint); x, h0 or
+            lengths of the wrong shape; lengths out of range; dropout outside [0, 1].
+        TypeError: arrays not in the params' dtype; lengths not integer; a traced option.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, jrnn
+        >>> params = jrnn.init_gru(jax.random.key(0), 10, 20, num_layers=2, bidirectional=True)
+        >>> output, h_n = jrnn.gru(params, jnp.ones((7, 3, 10), jnp.float32))
+        >>> output.shape, h_n.shape
+        ((7, 3, 40), (4, 3, 20))
+    """
+    fn = "jrnn.gru"
+    config = rnn_config(fn, params, "GRU")
+    dropout = _driver.check_options(fn, dropout, key, unroll, checkpoint_every, batch_first)
+    return _driver.run(
+        fn, _cells.GRU, config, params, x, h0, batch_first=batch_first, lengths=lengths,
+        dropout=dropout, key=key, unroll=unroll, precision=precision,
+        checkpoint_every=checkpoint_every,
+    )

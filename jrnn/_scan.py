@@ -1,9 +1,15 @@
-"""The time loop: one layer, one direction, over a whole sequence, with a hand-written backward.
+"""The time loop: one layer, one direction, any cell kind, and its derivative rule.
 
-This is the only place jrnn runs over time. The input projection ``x_t @ W_ih.T`` for every step
-is computed by the caller as one large GEMM; the scan carries only ``h @ W_hh.T``. The backward
-scan carries only ``dh``; the weight, bias and input gradients are then single large GEMMs and
-reductions over all steps, and the only thing saved from the forward pass is the output sequence.
+This is the only place jrnn runs over time. The caller hoists the input projection
+``x_t @ W_ih.T + b_ih`` for every step into one GEMM; the scan body is :func:`jrnn._cells.step`.
+
+Differentiation is a ``jax.custom_jvp`` rule, so forward mode (``jvp``, ``jacfwd``,
+``linearize``) and reverse mode both work. The rule runs the scan once, keeping the carry
+sequence and the few values each kind's tangent needs, then a *tangent scan* that is linear in
+the tangents and does only ``dh @ W_hh.T`` (and ``@ W_hr.T``) per step. The tangents coming from
+the weights, ``h_{t-1} @ dW_hh.T`` and ``m_t @ dW_hr.T``, are whole-sequence GEMMs outside it.
+For reverse mode JAX transposes that scan: a backward scan carrying only the state's cotangent,
+and the weight and input gradients as whole-sequence GEMMs.
 """
 
 import functools
@@ -12,135 +18,143 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from . import _nonlinearity
+from ._cells import CellSpec, Recurrent, hidden, step
 
 
 def scan_layer(
+    cell: CellSpec,
+    weights: Recurrent,
     xp: jax.Array,
-    bias: jax.Array | None,
-    w_hh: jax.Array,
-    h0: jax.Array,
+    carry0,
     mask: jax.Array | None,
     *,
-    nonlinearity: str,
     reverse: bool,
     unroll: int,
     precision,
-) -> tuple[jax.Array, jax.Array]:
+):
     """Run one direction of one layer over time.
 
     ::
 
-        h_t = f(xp_t + bias + h_{t-1} @ W_hh.T)    where mask[t], else h_t = h_{t-1}
-        y_t = h_t                                  where mask[t], else 0
+        carry_t = step(xp_t, carry_{t-1})     where mask[t], else carry_t = carry_{t-1}
+        y_t = h_t                             where mask[t], else 0
 
     Shapes:
-        ``xp``: ``(L, N, H)``, the input projections ``x_t @ W_ih.T``. ``bias``: ``(H,)``, the
-        folded ``b_ih + b_hh``, or ``None``. ``w_hh``: ``(H, H)``. ``h0``: ``(N, H)``.
-        ``mask``: ``(L, N)`` bool, or ``None`` for all steps valid.
+        ``xp``: ``(L, N, gates*H)``, the input projections. ``carry0``: ``h (N, P)`` or
+        ``(h (N, P), c (N, H))``. ``mask``: ``(L, N)`` bool, or ``None`` for all steps valid.
 
     Args:
-        xp: input projections.
-        bias: folded bias or ``None``.
-        w_hh: recurrent weight in torch's layout.
-        h0: initial state.
+        cell: the kind.
+        weights: this direction's recurrent weights.
+        xp: input projections (with ``b_hh`` too when the kind folds it).
+        carry0: initial state.
         mask: which steps are valid. The valid steps of each row must form a prefix: the
-            reverse direction then starts at each row's last valid step by holding ``h0``
+            reverse direction then starts at each row's last valid step by holding ``carry0``
             through the padding, which it meets first.
-        nonlinearity: ``"tanh"`` or ``"relu"``.
         reverse: run from ``t = L-1`` down to ``0``.
         unroll: steps per scan iteration.
         precision: for every matmul.
 
     Returns:
-        ``(ys, h_last)``: ``ys (L, N, H)`` and the state after the last valid step ``(N, H)``.
+        ``(ys, carry_last)``: ``ys (L, N, P)`` and the state after each row's last valid step.
     """
-    return _layer(xp, bias, w_hh, h0, mask, nonlinearity, reverse, unroll, precision)
+    return _layer(cell, reverse, unroll, precision, weights, xp, carry0, mask)
 
 
-def _forward(xp, bias, w_hh, h0, mask, nonlinearity, reverse, unroll, precision):
-    w_hh_t = w_hh.T  # (H, H), transposed once: XLA would redo it every step inside the loop
+def _scan(cell, reverse, unroll, precision, weights, xp, carry0, mask, keep):
+    """The scan itself. ``keep``: output every carry and what the tangent needs, not ``ys``."""
 
-    def step(h, inputs):
-        xp_t, valid_t = inputs  # (N, H), (N,) or None
-        pre = xp_t + jnp.matmul(h, w_hh_t, precision=precision)  # (N, H)
-        if bias is not None:
-            pre = pre + bias[None]  # (1, H)
-        h_new = _nonlinearity.apply(nonlinearity, pre)
-        if valid_t is None:
-            return h_new, h_new
-        valid_t = valid_t[:, None]  # (N, 1)
-        return jnp.where(valid_t, h_new, h), jnp.where(valid_t, h_new, 0)
-
-    h_last, ys = lax.scan(step, h0, (xp, mask), reverse=reverse, unroll=unroll)
-    return ys, h_last
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6, 7, 8))
-def _layer(xp, bias, w_hh, h0, mask, nonlinearity, reverse, unroll, precision):
-    return _forward(xp, bias, w_hh, h0, mask, nonlinearity, reverse, unroll, precision)
-
-
-def _layer_fwd(xp, bias, w_hh, h0, mask, nonlinearity, reverse, unroll, precision):
-    ys, h_last = _forward(xp, bias, w_hh, h0, mask, nonlinearity, reverse, unroll, precision)
-    return (ys, h_last), (ys, bias, w_hh, h0, mask)
-
-
-def _previous_states(ys, h0, mask, reverse):
-    """``h_{t-1}`` as seen by step ``t`` (``h_{t+1}`` in reverse), from outputs: ``(L, N, H)``."""
-    if not reverse:
-        # Valid steps are a prefix, so a valid step's predecessor is valid or is h0.
-        return jnp.concatenate([h0[None], ys[:-1]])
-    h_prev = jnp.concatenate([ys[1:], h0[None]])  # (L, N, H)
-    if mask is None:
-        return h_prev
-    # A row's last valid step is the first one the reverse direction takes: it sees h0.
-    prev_valid = jnp.concatenate([mask[1:], jnp.zeros_like(mask[:1])])  # (L, N)
-    return jnp.where(prev_valid[..., None], h_prev, h0)
-
-
-def _layer_bwd(nonlinearity, reverse, unroll, precision, residuals, cotangents):
-    ys, bias, w_hh, h0, mask = residuals
-    d_ys, d_h_last = cotangents  # (L, N, H), (N, H)
-
-    def step(d_h, inputs):
-        d_y_t, y_t, valid_t = inputs  # (N, H), (N, H), (N,) or None
-        d_new = d_y_t + d_h  # reaches the new state through the output and the carry
+    def body(carry, inputs):
+        xp_t, valid_t = inputs  # (N, gates*H), (N,) or None
+        new, internals = step(cell, weights, xp_t, carry, precision)
         if valid_t is not None:
-            valid_t = valid_t[:, None]  # (N, 1)
-            d_new = jnp.where(valid_t, d_new, 0)
-        d_pre = d_new * _nonlinearity.derivative_from_output(nonlinearity, y_t)  # (N, H)
-        d_h_prev = jnp.matmul(d_pre, w_hh, precision=precision)  # (N, H)
+            new = jax.tree.map(lambda a, b: jnp.where(valid_t[:, None], a, b), new, carry)
+        if keep:
+            saved, unprojected = internals
+            m = unprojected[0] if weights.w_hr_t is not None else None  # LSTM's h before W_hr
+            return new, (new, saved, m)
+        y = hidden(cell, new)
+        return new, y if valid_t is None else jnp.where(valid_t[:, None], y, 0)
+
+    return lax.scan(body, carry0, (xp, mask), reverse=reverse, unroll=unroll)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3))
+def _layer(cell, reverse, unroll, precision, weights, xp, carry0, mask):
+    carry_last, ys = _scan(cell, reverse, unroll, precision, weights, xp, carry0, mask, False)
+    return ys, carry_last
+
+
+def _previous(carries, carry0, reverse):
+    """The carry each step starts from: ``(L, N, ...)`` per leaf.
+
+    Padding holds the carry, so the shifted sequence is right for masked rows too (the reverse
+    direction meets a row's padding first and holds ``carry0`` through it).
+    """
+    if reverse:
+        return jax.tree.map(lambda s, c: jnp.concatenate([s[1:], c[None]]), carries, carry0)
+    return jax.tree.map(lambda s, c: jnp.concatenate([c[None], s[:-1]]), carries, carry0)
+
+
+def _times_transposed(a, w, precision):
+    """``a @ w.T`` for torch-layout ``w``: its transpose in reverse mode is a plain ``@ w``."""
+    return lax.dot_general(a, w, (((a.ndim - 1,), (1,)), ((), ())), precision=precision)
+
+
+@_layer.defjvp
+def _layer_jvp(cell, reverse, unroll, precision, primals, tangents):
+    weights, xp, carry0, mask = primals
+    d_weights, d_xp, d_carry0, _ = tangents
+    carry_last, (carries, saved, m) = _scan(
+        cell, reverse, unroll, precision, weights, xp, carry0, mask, True
+    )
+    h_seq = hidden(cell, carries)  # (L, N, P)
+    ys = h_seq if mask is None else jnp.where(mask[..., None], h_seq, 0)
+    prev = _previous(carries, carry0, reverse)
+
+    # What the weights' tangents add at every step, as whole-sequence GEMMs.
+    d_hp = jnp.matmul(hidden(cell, prev), d_weights.w_hh_t, precision=precision)  # (L, N, gH)
+    if weights.b_hh is not None:
+        d_hp = d_hp + d_weights.b_hh
+    if cell.folds_bias:  # update reads xp + hp only: one sequence to carry, not two
+        d_xp, d_hp = d_xp + d_hp, None
+    d_h_proj = None
+    if weights.w_hr_t is not None:
+        d_h_proj = jnp.matmul(m, d_weights.w_hr_t, precision=precision)  # (L, N, P)
+    w_hh = weights.w_hh_t.T  # (gates*H, P)
+    w_hr = None if weights.w_hr_t is None else weights.w_hr_t.T  # (P, H)
+
+    def body(d_carry, inputs):
+        new_t, saved_t, prev_t, d_xp_t, d_hp_t, d_h_proj_t, valid_t = inputs
+        d_rec = _times_transposed(hidden(cell, d_carry), w_hh, precision)  # (N, gates*H)
+        d_rec = d_rec if d_hp_t is None else d_rec + d_hp_t
+        d_new = cell.tangent(new_t, saved_t, prev_t, d_xp_t, d_rec, d_carry)
+        if w_hr is not None:
+            d_m, d_c = d_new
+            d_new = (_times_transposed(d_m, w_hr, precision) + d_h_proj_t, d_c)
         if valid_t is not None:
-            d_h_prev = d_h_prev + jnp.where(valid_t, 0, d_h)  # padding passed the state through
-        return d_h_prev, d_pre
+            d_new = jax.tree.map(lambda a, b: jnp.where(valid_t[:, None], a, b), d_new, d_carry)
+            return d_new, jnp.where(valid_t[:, None], hidden(cell, d_new), 0)
+        return d_new, hidden(cell, d_new)
 
-    d_h0, d_pre = lax.scan(
-        step, d_h_last, (d_ys, ys, mask), reverse=not reverse, unroll=unroll
-    )  # (N, H), (L, N, H)
-    h_prev = _previous_states(ys, h0, mask, reverse)  # (L, N, H)
-    d_w_hh = jnp.tensordot(d_pre, h_prev, axes=((0, 1), (0, 1)), precision=precision)  # (H, H)
-    d_bias = None if bias is None else d_pre.sum(axis=(0, 1))  # (H,)
-    return d_pre, d_bias, d_w_hh, d_h0, None
-
-
-_layer.defvjp(_layer_fwd, _layer_bwd)
+    inputs = (carries, saved, prev, d_xp, d_hp, d_h_proj, mask)
+    d_carry_last, d_ys = lax.scan(body, d_carry0, inputs, reverse=reverse, unroll=unroll)
+    return (ys, carry_last), (d_ys, d_carry_last)
 
 
 def scan_layer_in_segments(
+    cell: CellSpec,
+    weights: Recurrent,
     x: jax.Array,
-    w_ih: jax.Array,
-    bias: jax.Array | None,
-    w_hh: jax.Array,
-    h0: jax.Array,
+    project,
+    carry0,
     mask: jax.Array | None,
     *,
     segment: int,
-    nonlinearity: str,
     reverse: bool,
     unroll: int,
     precision,
-) -> tuple[jax.Array, jax.Array]:
+):
     """:func:`scan_layer` with the input projection, rematerialised ``segment`` steps at a time.
 
     For very long sequences: the forward keeps only the state at every segment boundary; the
@@ -150,10 +164,11 @@ def scan_layer_in_segments(
     ``L % segment`` steps run as one more, shorter segment.
 
     Shapes:
-        ``x``: ``(L, N, H_in)``. ``w_ih``: ``(H, H_in)``. The rest as :func:`scan_layer`.
+        ``x``: ``(L, N, H_in)``; ``project(x_seg)`` gives ``(segment, N, gates*H)``. The rest
+        as :func:`scan_layer`.
 
     Returns:
-        ``(ys, h_last)``: ``(L, N, H)`` and ``(N, H)``.
+        ``(ys, carry_last)``: ``(L, N, P)`` and the final carry.
     """
     seq_len, batch_size = x.shape[:2]
     num_segments, tail = divmod(seq_len, segment)
@@ -161,30 +176,30 @@ def scan_layer_in_segments(
         mask = jnp.ones((seq_len, batch_size), bool)  # (L, N)
 
     @jax.checkpoint
-    def run_segment(h, inputs):
+    def run_segment(carry, inputs):
         x_seg, mask_seg = inputs  # (segment, N, H_in), (segment, N)
-        xp = jnp.matmul(x_seg, w_ih.T, precision=precision)  # (segment, N, H)
-        ys, h = _layer(xp, bias, w_hh, h, mask_seg, nonlinearity, reverse, unroll, precision)
-        return h, ys
+        ys, carry = _layer(cell, reverse, unroll, precision, weights, project(x_seg), carry,
+                           mask_seg)
+        return carry, ys
 
-    def run_segments(h, x, mask):
+    def run_segments(carry, x, mask):
         count = x.shape[0] // segment
         inputs = (
             x.reshape(count, segment, *x.shape[1:]),
             mask.reshape(count, segment, batch_size),
         )
-        h, ys = lax.scan(run_segment, h, inputs, reverse=reverse)  # ys: (count, segment, N, H)
-        return h, ys.reshape(count * segment, *ys.shape[2:])
+        carry, ys = lax.scan(run_segment, carry, inputs, reverse=reverse)  # (count, segment, ...)
+        return carry, ys.reshape(count * segment, *ys.shape[2:])
 
     if tail == 0:
-        h_last, ys = run_segments(h0, x, mask)
-        return ys, h_last
+        carry_last, ys = run_segments(carry0, x, mask)
+        return ys, carry_last
     split = num_segments * segment
     head, rest = (x[:split], mask[:split]), (x[split:], mask[split:])
     if not reverse:
-        h, ys_head = run_segments(h0, *head)
-        h_last, ys_rest = run_segment(h, rest)
+        carry, ys_head = run_segments(carry0, *head)
+        carry_last, ys_rest = run_segment(carry, rest)
     else:  # the reverse direction meets the tail first
-        h, ys_rest = run_segment(h0, rest)
-        h_last, ys_head = run_segments(h, *head)
-    return jnp.concatenate([ys_head, ys_rest]), h_last
+        carry, ys_rest = run_segment(carry0, rest)
+        carry_last, ys_head = run_segments(carry, *head)
+    return jnp.concatenate([ys_head, ys_rest]), carry_last

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _errors
-from ._params import init_rnn, uniform_params
+from ._init import init_rnn, uniform_params
 from ._rnn import rnn
 
 FN = "jrnn.demo"

@@ -14,7 +14,8 @@ import jax.numpy as jnp
 
 from . import _errors, _inputs, _nonlinearity
 from ._cell import cell_step
-from ._params import cell_layout, check_init_args, rnn_layout, torch_uniform
+from ._init import check_init_args, torch_uniform
+from ._params import cell_layout, rnn_layout
 from ._rnn import rnn
 
 
@@ -84,7 +85,6 @@ class RNN(nn.Module):
         precision: passed to every matmul (:func:`jrnn.rnn`).
         checkpoint_every: recompute states in segments of this length for the backward pass
             (:func:`jrnn.rnn`); ``None`` keeps them all.
-        scan_layers: run layers 1..n-1 as one ``lax.scan`` (:func:`jrnn.rnn`).
 
     Example:
         >>> import jax, jax.numpy as jnp, jrnn.linen
@@ -111,7 +111,6 @@ class RNN(nn.Module):
     unroll: int = 1
     precision: Any = None
     checkpoint_every: int | None = None
-    scan_layers: bool = False
 
     @nn.compact
     def __call__(
@@ -171,7 +170,6 @@ class RNN(nn.Module):
             unroll=self.unroll,
             precision=self.precision,
             checkpoint_every=self.checkpoint_every,
-            scan_layers=self.scan_layers,
         )
 
 

@@ -18,16 +18,8 @@ from flax import nnx
 
 from . import _errors, _inputs, _nonlinearity
 from ._cell import cell_step
-from ._params import (
-    RNNConfig,
-    cell_config,
-    cell_layout,
-    check_init_args,
-    init_rnn,
-    init_rnn_cell,
-    rnn_config,
-    rnn_layout,
-)
+from ._init import check_init_args, init_rnn, init_rnn_cell
+from ._params import RNNConfig, cell_config, cell_layout, rnn_config, rnn_layout
 from ._rnn import rnn
 
 _RNN_SIZES = ("input_size", "hidden_size", "num_layers", "bias", "bidirectional")
@@ -104,7 +96,6 @@ class RNN(nnx.Module):
         precision: passed to every matmul (:func:`jrnn.rnn`).
         checkpoint_every: recompute states in segments of this length for the backward pass
             (:func:`jrnn.rnn`); ``None`` keeps them all.
-        scan_layers: run layers 1..n-1 as one ``lax.scan`` (:func:`jrnn.rnn`).
         deterministic: start with dropout off (eval mode).
         rngs: ``nnx.Rngs``; the ``"params"`` stream initialises the weights, the ``"dropout"``
             stream (forked only when ``dropout > 0``) draws the dropout masks. Both fall back to
@@ -145,7 +136,6 @@ class RNN(nnx.Module):
         unroll: int = 1,
         precision: Any = None,
         checkpoint_every: int | None = None,
-        scan_layers: bool = False,
         deterministic: bool = False,
         rngs: nnx.Rngs,
     ):
@@ -159,7 +149,7 @@ class RNN(nnx.Module):
         self.batch_first = batch_first
         self.dropout = _inputs.dropout_rate(fn, dropout)
         self.unroll, self.precision = unroll, precision
-        self.checkpoint_every, self.scan_layers = checkpoint_every, scan_layers
+        self.checkpoint_every = checkpoint_every
         self.deterministic = deterministic
         _declare(
             self,
@@ -210,7 +200,6 @@ class RNN(nnx.Module):
             unroll=self.unroll,
             precision=self.precision,
             checkpoint_every=self.checkpoint_every,
-            scan_layers=self.scan_layers,
         )
 
     def set_view(self, deterministic: bool | None = None) -> None:
@@ -248,7 +237,6 @@ class RNN(nnx.Module):
         unroll: int = 1,
         precision: Any = None,
         checkpoint_every: int | None = None,
-        scan_layers: bool = False,
         deterministic: bool = False,
         rngs: nnx.Rngs,
     ) -> "RNN":
@@ -276,7 +264,6 @@ class RNN(nnx.Module):
             unroll=unroll,
             precision=precision,
             checkpoint_every=checkpoint_every,
-            scan_layers=scan_layers,
             deterministic=deterministic,
             rngs=rngs,
         )

@@ -1,4 +1,4 @@
-"""The engine's options (checkpoint_every, scan_layers, unroll) against the default path.
+"""The engine's options (checkpoint_every, unroll) against the default path.
 
 The default path itself is checked against torch in test_parity/test_lengths; here every option
 must give the same values and gradients (float64, ~1e-12), including lengths, both directions,
@@ -18,9 +18,7 @@ OPTIONS = [
     dict(checkpoint_every=3),  # does not divide L: a shorter last segment
     dict(checkpoint_every=4),  # divides L
     dict(checkpoint_every=50),  # longer than L
-    dict(scan_layers=True),
     dict(unroll=3),
-    dict(checkpoint_every=3, scan_layers=True),
 ]
 
 
@@ -35,7 +33,7 @@ def _loss_and_grads(params, x, h0, **kwargs):
 @pytest.mark.parametrize(
     "options, extra",
     [(options, dict(nonlinearity="relu", lengths=np.array([8, 3, 0, 1]))) for options in OPTIONS]
-    + [(dict(checkpoint_every=3, scan_layers=True), dict(dropout=0.4, key=jax.random.key(7)))],
+    + [(dict(checkpoint_every=3), dict(dropout=0.4, key=jax.random.key(7)))],
     ids=str,
 )
 def test_option_equals_default(options, extra):
@@ -56,7 +54,7 @@ def test_option_with_empty_batch(options):
     assert output.shape == (5, 0, 8) and h_n.shape == (4, 0, 4)
 
 
-@pytest.mark.parametrize("options", [dict(checkpoint_every=2), dict(scan_layers=True)], ids=str)
+@pytest.mark.parametrize("options", [dict(checkpoint_every=2)], ids=str)
 def test_option_gradients_numerically(options):
     keys = jax.random.split(jax.random.key(1), 2)
     params = jrnn.init_rnn(keys[0], 2, 3, 2, bidirectional=True, dtype=jnp.float64)

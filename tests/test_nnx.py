@@ -270,7 +270,6 @@ def test_every_setting_reaches_the_core(monkeypatch):
         unroll=2,
         precision="highest",
         checkpoint_every=2,
-        scan_layers=True,
     )
     model = jrnn.nnx.RNN(5, 3, 3, rngs=nnx.Rngs(0), **settings)
     x, h0, lengths = jnp.ones((2, 4, 5), jnp.float32), jnp.ones((3, 2, 3), jnp.float32), [4, 1]

@@ -1,0 +1,162 @@
+"""The cell kinds: each one's equation, written once, and the one step every kind shares.
+
+A kind is a :class:`CellSpec`: its gate count, its carry (``h``, or ``(h, c)`` for LSTM), its
+pointwise ``update`` (the equation) and that update's ``tangent`` (its derivative, written from
+the values the update saved, so the engine's tangent scan is linear in its tangents). The
+matmuls around the update are the same for every kind and live in :func:`step`, which both the
+public cell functions and the driver's scan body call::
+
+    hp = h @ W_hh.T + b_hh                      # the recurrent projection, (N, gates*H)
+    new, saved = update(xp, hp, carry)          # xp = x @ W_ih.T + b_ih, hoisted by the driver
+    h = m @ W_hr.T                              # LSTM with proj_size only
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from ._nonlinearity import FUNCTIONS
+
+
+class CellSpec(NamedTuple):
+    """One cell kind.
+
+    Attributes:
+        kind: ``"RNN"``, ``"LSTM"`` or ``"GRU"`` (torch's module name).
+        gates: gate blocks stacked in the weights (1, 4, 3).
+        paired: the carry is ``(h, c)`` (LSTM), else ``h``.
+        folds_bias: ``update`` reads only ``xp + hp``, so ``b_hh`` may be added to ``xp``.
+        update: ``(xp, hp, carry) -> (new, saved)``: the pointwise equation. ``new`` is the
+            next carry before any projection; ``saved`` what :attr:`tangent` needs.
+        tangent: ``(new, saved, prev, d_xp, d_hp, d_carry) -> d_new``, linear in the ``d_``.
+    """
+
+    kind: str
+    gates: int
+    paired: bool
+    folds_bias: bool
+    update: Callable
+    tangent: Callable
+
+
+class Recurrent(NamedTuple):
+    """One direction's recurrent weights, transposed for row-major matmuls.
+
+    Shapes:
+        ``w_hh_t``: ``(P, gates*H)``; ``b_hh``: ``(gates*H,)`` or ``None`` (absent or folded
+        into the input projection); ``w_hr_t``: ``(H, P)`` for LSTM's projection, else ``None``.
+    """
+
+    w_hh_t: jax.Array
+    b_hh: jax.Array | None
+    w_hr_t: jax.Array | None
+
+
+def hidden(cell: CellSpec, carry):
+    """The ``h`` of a carry."""
+    return carry[0] if cell.paired else carry
+
+
+def step(cell: CellSpec, weights: Recurrent, xp_t: jax.Array, carry, precision=None):
+    """One time step of any kind, from the input projection ``xp_t``.
+
+    Shapes:
+        ``xp_t``: ``(N, gates*H)``. ``carry``: ``h (N, P)``, or ``(h (N, P), c (N, H))``.
+
+    Returns:
+        ``(next_carry, (saved, new))``: the carry after the step, and what the engine's
+        tangent needs (``new`` is the carry before LSTM's projection).
+    """
+    hp = jnp.matmul(hidden(cell, carry), weights.w_hh_t, precision=precision)  # (N, gates*H)
+    if weights.b_hh is not None:
+        hp = hp + weights.b_hh
+    new, saved = cell.update(xp_t, hp, carry)
+    if weights.w_hr_t is None:
+        return new, (saved, new)
+    m, c = new
+    return (jnp.matmul(m, weights.w_hr_t, precision=precision), c), (saved, new)  # h: (N, P)
+
+
+def _sigmoid(z):
+    """``sigmoid(z)`` as ``0.5 * tanh(0.5 * z) + 0.5``: the same values, far faster on XLA:CPU."""
+    return 0.5 * jnp.tanh(0.5 * z) + 0.5
+
+
+def _d_sigmoid(s, dz):
+    """Tangent of ``s = sigmoid(z)``: ``s (1 - s) dz``, written linearly in ``dz``."""
+    return s * dz - s * (s * dz)
+
+
+def _d_tanh(t, dz):
+    """Tangent of ``t = tanh(z)``: ``(1 - t^2) dz``, written linearly in ``dz``."""
+    return dz - t * (t * dz)
+
+
+def _elman(nonlinearity):
+    function = FUNCTIONS[nonlinearity]
+
+    def update(xp, hp, h):
+        """``h' = f(xp + hp)``."""
+        return function(xp + hp), ()
+
+    def tangent(h_new, saved, prev, d_xp, d_hp, d_h):
+        d_pre = d_xp + d_hp
+        if nonlinearity == "tanh":
+            return _d_tanh(h_new, d_pre)
+        return jnp.where(h_new > 0, d_pre, 0)  # relu: torch's gradient at 0 is 0
+
+    return CellSpec("RNN", 1, False, True, update, tangent)
+
+
+def _lstm_update(xp, hp, carry):
+    """``i, f, g, o`` gates; ``c' = f * c + i * g``; ``m = o * tanh(c')`` (``h`` before W_hr)."""
+    _, c = carry
+    z = xp + hp  # (N, 4H)
+    size = c.shape[-1]
+    i, f, o = (_sigmoid(z[..., k * size : (k + 1) * size]) for k in (0, 1, 3))
+    g = jnp.tanh(z[..., 2 * size : 3 * size])
+    c_new = f * c + i * g
+    tanh_c = jnp.tanh(c_new)
+    return (o * tanh_c, c_new), (i, f, g, o, tanh_c)
+
+
+def _lstm_tangent(new, saved, prev, d_xp, d_hp, d_carry):
+    i, f, g, o, tanh_c = saved
+    _, c_prev = prev
+    _, d_c_prev = d_carry
+    d_z = d_xp + d_hp
+    size = c_prev.shape[-1]
+    d_i, d_f, d_g, d_o = (d_z[..., k * size : (k + 1) * size] for k in range(4))
+    d_i, d_f, d_o = _d_sigmoid(i, d_i), _d_sigmoid(f, d_f), _d_sigmoid(o, d_o)
+    d_g = _d_tanh(g, d_g)
+    d_c = f * d_c_prev + c_prev * d_f + i * d_g + g * d_i
+    return (o * _d_tanh(tanh_c, d_c) + tanh_c * d_o, d_c)
+
+
+def _gru_update(xp, hp, h):
+    """``r, z = sigmoid(x_rz + h_rz)``; ``n = tanh(x_n + r * h_n)``; ``h' = (1 - z) n + z h``.
+
+    ``hp`` includes ``b_hh``, so ``b_hn`` stays inside ``r * (...)``, as torch computes it.
+    """
+    size = h.shape[-1]
+    r = _sigmoid(xp[..., :size] + hp[..., :size])
+    z = _sigmoid(xp[..., size : 2 * size] + hp[..., size : 2 * size])
+    h_n = hp[..., 2 * size :]
+    n = jnp.tanh(xp[..., 2 * size :] + r * h_n)
+    return n + z * (h - n), (r, z, n, h_n)
+
+
+def _gru_tangent(h_new, saved, h_prev, d_xp, d_hp, d_h):
+    r, z, n, h_n = saved
+    size = h_prev.shape[-1]
+    d_r = _d_sigmoid(r, d_xp[..., :size] + d_hp[..., :size])
+    d_z = _d_sigmoid(z, d_xp[..., size : 2 * size] + d_hp[..., size : 2 * size])
+    d_n = _d_tanh(n, d_xp[..., 2 * size :] + d_r * h_n + r * d_hp[..., 2 * size :])
+    return d_n + d_z * h_prev - d_z * n + z * d_h - z * d_n
+
+
+ELMAN = {"tanh": _elman("tanh"), "relu": _elman("relu")}
+LSTM = CellSpec("LSTM", 4, True, True, _lstm_update, _lstm_tangent)
+GRU = CellSpec("GRU", 3, False, False, _gru_update, _gru_tangent)
