@@ -33,7 +33,7 @@ def _call(fn, cell, params, x_t, carry, precision):
         checked.append(as_array(fn, name, value, config.dtype))
     xp = jnp.matmul(x_t, params["weight_ih"].T, precision=precision)  # (N, gates*H)
     if config.bias:
-        xp = xp + params["bias_ih"]
+        xp = _cells.add_bias(xp, params["bias_ih"])
     weights = _cells.Recurrent(params["weight_hh"].T, params.get("bias_hh"), None)
     new, _ = _cells.step(cell, weights, xp, tuple(checked) if cell.paired else checked[0],
                          precision)

@@ -54,6 +54,11 @@ class Recurrent(NamedTuple):
     w_hr_t: jax.Array | None
 
 
+def add_bias(a: jax.Array, bias: jax.Array) -> jax.Array:
+    """``a + bias`` along the last axis, broadcast explicitly (rank promotion may be off)."""
+    return a + bias.reshape((1,) * (a.ndim - 1) + bias.shape)
+
+
 def hidden(cell: CellSpec, carry):
     """The ``h`` of a carry."""
     return carry[0] if cell.paired else carry
@@ -71,7 +76,7 @@ def step(cell: CellSpec, weights: Recurrent, xp_t: jax.Array, carry, precision=N
     """
     hp = jnp.matmul(hidden(cell, carry), weights.w_hh_t, precision=precision)  # (N, gates*H)
     if weights.b_hh is not None:
-        hp = hp + weights.b_hh
+        hp = add_bias(hp, weights.b_hh)
     new, saved = cell.update(xp_t, hp, carry)
     if weights.w_hr_t is None:
         return new, (saved, new)

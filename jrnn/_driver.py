@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from . import _inputs
-from ._cells import CellSpec, Recurrent
+from ._cells import CellSpec, Recurrent, add_bias
 from ._params import RNNConfig, suffix
 from ._scan import scan_layer, scan_layer_in_segments
 
@@ -96,7 +96,7 @@ def _run_layer(cell, config, params, layer, x, state, mask, *, checkpoint_every,
 
         def project(x, w_ih=w_ih, b_ih=b_ih):
             xp = jnp.matmul(x, w_ih.T, precision=options["precision"])  # (L, N, gates*H)
-            return xp if b_ih is None else xp + b_ih
+            return xp if b_ih is None else add_bias(xp, b_ih)
 
         carry0 = jax.tree.map(lambda s, d=direction: s[d], state)
         config_ = dict(options, reverse=bool(direction))

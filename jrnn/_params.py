@@ -196,7 +196,10 @@ def rnn_config(fn: str, params: object, kind: str = "RNN") -> RNNConfig:
         kind=kind,
         proj_size=proj_size,
     )
-    layout = rnn_layout(*config[:5], gates, proj_size)
+    layout = rnn_layout(
+        config.input_size, hidden_size, num_layers, config.bias, config.bidirectional, gates,
+        proj_size,
+    )
     _compare(fn, kind, layout, shapes, cell=False)
     return config._replace(dtype=_common_dtype(fn, params))
 

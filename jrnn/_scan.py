@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._cells import CellSpec, Recurrent, hidden, step
+from ._cells import CellSpec, Recurrent, add_bias, hidden, step
 
 
 def scan_layer(
@@ -115,7 +115,7 @@ def _layer_jvp(cell, reverse, unroll, precision, primals, tangents):
     # What the weights' tangents add at every step, as whole-sequence GEMMs.
     d_hp = jnp.matmul(hidden(cell, prev), d_weights.w_hh_t, precision=precision)  # (L, N, gH)
     if weights.b_hh is not None:
-        d_hp = d_hp + d_weights.b_hh
+        d_hp = add_bias(d_hp, d_weights.b_hh)
     if cell.folds_bias:  # update reads xp + hp only: one sequence to carry, not two
         d_xp, d_hp = d_xp + d_hp, None
     d_h_proj = None
