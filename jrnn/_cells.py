@@ -27,7 +27,7 @@ class CellSpec(NamedTuple):
         kind: ``"RNN"``, ``"LSTM"`` or ``"GRU"`` (torch's module name).
         gates: gate blocks stacked in the weights (1, 4, 3).
         paired: the carry is ``(h, c)`` (LSTM), else ``h``.
-        folds_bias: ``update`` reads only ``xp + hp``, so ``b_hh`` may be added to ``xp``.
+        folds_bias: ``update`` reads only ``xp + hp``, so ``b_ih`` and ``b_hh`` may be summed.
         update: ``(xp, hp, carry) -> (new, saved)``: the pointwise equation. ``new`` is the
             next carry before any projection; ``saved`` what :attr:`tangent` needs.
         tangent: ``(new, saved, prev, d_xp, d_hp, d_carry) -> d_new``, linear in the ``d_``.
@@ -45,8 +45,9 @@ class Recurrent(NamedTuple):
     """One direction's recurrent weights, transposed for row-major matmuls.
 
     Shapes:
-        ``w_hh_t``: ``(P, gates*H)``; ``b_hh``: ``(gates*H,)`` or ``None`` (absent or folded
-        into the input projection); ``w_hr_t``: ``(H, P)`` for LSTM's projection, else ``None``.
+        ``w_hh_t``: ``(P, gates*H)``; ``b_hh``: ``(gates*H,)`` or ``None`` (no bias); for kinds
+        that fold it, the driver passes ``b_ih + b_hh`` here and leaves ``b_ih`` out of ``xp``.
+        ``w_hr_t``: ``(H, P)`` for LSTM's projection, else ``None``.
     """
 
     w_hh_t: jax.Array

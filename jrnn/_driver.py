@@ -89,7 +89,9 @@ def _run_layer(cell, config, params, layer, x, state, mask, *, checkpoint_every,
         b_ih, b_hh = params.get(f"bias_ih{name}"), params.get(f"bias_hh{name}")
         w_hr = params.get(f"weight_hr{name}")
         if config.bias and cell.folds_bias:
-            b_ih, b_hh = b_ih + b_hh, None  # one add per step fewer
+            # One bias add per step, inside the loop: adding it to the hoisted projection
+            # would cost a pass over (and a buffer of) the whole (L, N, gates*H) sequence.
+            b_ih, b_hh = None, b_ih + b_hh
         weights = Recurrent(
             params[f"weight_hh{name}"].T, b_hh, None if w_hr is None else w_hr.T
         )

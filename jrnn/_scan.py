@@ -46,7 +46,7 @@ def scan_layer(
     Args:
         cell: the kind.
         weights: this direction's recurrent weights.
-        xp: input projections (with ``b_hh`` too when the kind folds it).
+        xp: input projections (``b_ih`` included unless the kind folds it into ``b_hh``).
         carry0: initial state.
         mask: which steps are valid. The valid steps of each row must form a prefix: the
             reverse direction then starts at each row's last valid step by holding ``carry0``
@@ -113,14 +113,16 @@ def _layer_jvp(cell, reverse, unroll, precision, primals, tangents):
     prev = _previous(carries, carry0, reverse)
 
     # What the weights' tangents add at every step, as whole-sequence GEMMs.
-    d_hp = jnp.matmul(hidden(cell, prev), d_weights.w_hh_t, precision=precision)  # (L, N, gH)
+    # In torch's layout (``@ dW.T``): the transposes become ``dW = ct.T @ h_prev``, one GEMM
+    # sharing its transposed cotangent with ``dW_ih``'s.
+    d_hp = _times_transposed(hidden(cell, prev), d_weights.w_hh_t.T, precision)  # (L, N, gH)
     if weights.b_hh is not None:
         d_hp = add_bias(d_hp, d_weights.b_hh)
     if cell.folds_bias:  # update reads xp + hp only: one sequence to carry, not two
         d_xp, d_hp = d_xp + d_hp, None
     d_h_proj = None
     if weights.w_hr_t is not None:
-        d_h_proj = jnp.matmul(m, d_weights.w_hr_t, precision=precision)  # (L, N, P)
+        d_h_proj = _times_transposed(m, d_weights.w_hr_t.T, precision)  # (L, N, P)
     w_hh = weights.w_hh_t.T  # (gates*H, P)
     w_hr = None if weights.w_hr_t is None else weights.w_hr_t.T  # (P, H)
 

@@ -1,13 +1,15 @@
-"""Measure three ways to run a stack of layers, to decide jrnn's default.
+"""Measure two ways to run a stack of layers, to decide jrnn's default.
 
-* ``loop``: jrnn's default, a Python loop over layers, each layer one hoisted GEMM plus one scan
-  with the custom backward.
-* ``scan``: ``jrnn.rnn(..., scan_layers=True)``, a ``lax.scan`` over the stacked params of layers
-  1..n-1 (the program holds one copy of a layer instead of n).
+* ``loop``: jrnn's schedule, a Python loop over layers, each layer one hoisted GEMM plus one scan
+  with the engine's derivative rule.
 * ``wavefront``: all layers advance together along the diagonal, layer ``l`` at time ``s - l`` on
   step ``s``, vmapped over layers: ``L + n - 1`` sequential steps instead of ``L * n``, but layers
   1..n-1 can no longer hoist their input GEMM, and plain autodiff runs the backward. Written here
   only, as an experiment (unidirectional, no lengths, tanh).
+
+A third schedule, a ``lax.scan`` over the stacked params of layers 1..n-1, was an option of
+``jrnn.rnn`` (``scan_layers``) until it was measured slower in steady state on every shape here
+and no faster to compile, and removed.
 
 Prints first-call (compile + run) time and paired medians of the steady forward and train step.
 
@@ -71,7 +73,6 @@ def wavefront_rnn(params, x):
 def _contenders():
     return {
         "loop": lambda p, x: jrnn.rnn(p, x),
-        "scan": lambda p, x: jrnn.rnn(p, x, scan_layers=True),
         "wavefront": wavefront_rnn,
     }
 
