@@ -63,8 +63,16 @@ def run(
             output = _dropout(jax.random.fold_in(key, layer), output, dropout)
         layer_state = jax.tree.map(lambda s, k=layer: s[k], state)  # leaves (D, N, .)
         output, final = _run_layer(
-            cell, config, params, layer, output, layer_state, mask,
-            unroll=unroll, precision=precision, checkpoint_every=checkpoint_every,
+            cell,
+            config,
+            params,
+            layer,
+            output,
+            layer_state,
+            mask,
+            unroll=unroll,
+            precision=precision,
+            checkpoint_every=checkpoint_every,
         )
         finals.append(final)
     final = jax.tree.map(lambda *f: jnp.concatenate(f), *finals)  # leaves (S, N, .)
@@ -92,9 +100,7 @@ def _run_layer(cell, config, params, layer, x, state, mask, *, checkpoint_every,
             # One bias add per step, inside the loop: adding it to the hoisted projection
             # would cost a pass over (and a buffer of) the whole (L, N, gates*H) sequence.
             b_ih, b_hh = None, b_ih + b_hh
-        weights = Recurrent(
-            params[f"weight_hh{name}"].T, b_hh, None if w_hr is None else w_hr.T
-        )
+        weights = Recurrent(params[f"weight_hh{name}"].T, b_hh, None if w_hr is None else w_hr.T)
 
         def project(x, w_ih=w_ih, b_ih=b_ih):
             xp = jnp.matmul(x, w_ih.T, precision=options["precision"])  # (L, N, gates*H)

@@ -6,6 +6,7 @@ the argument, what was expected (and where the expectation came from) and what a
 
 from collections.abc import Mapping
 
+
 def not_a_mapping(fn: str, arg: str, value: object) -> TypeError:
     return TypeError(
         f"`{fn}`: expected {arg} to be a dict of arrays keyed like torch's state_dict(), "
@@ -39,15 +40,19 @@ def params_mismatch(
 
 
 _FUNCTIONS = {"RNN": "jrnn.rnn", "GRU": "jrnn.gru", "LSTM": "jrnn.lstm"}
-_CELL_FUNCTIONS = {"RNN": "jrnn.cell_step", "GRU": "jrnn.gru_cell_step", "LSTM": "jrnn.lstm_cell_step"}
+_CELL_FUNCTIONS = {
+    "RNN": "jrnn.cell_step",
+    "GRU": "jrnn.gru_cell_step",
+    "LSTM": "jrnn.lstm_cell_step",
+}
 _INITS = {"RNN": "jrnn.init_rnn", "GRU": "jrnn.init_gru", "LSTM": "jrnn.init_lstm"}
 
 
-def kind_hint(fn: str, kind: str, cell: bool) -> str:
-    """The fix when params of another cell kind reach ``fn``: the function for their kind."""
+def kind_hint(kind: str, cell: bool) -> str:
+    """The fix when params of another cell kind arrive: the function for their kind."""
     call = (_CELL_FUNCTIONS if cell else _FUNCTIONS)[kind]
     module = f"torch.nn.{kind}Cell" if cell else f"torch.nn.{kind}"
-    return f"  These look like {module} params: call `{call}` instead of `{fn}`."
+    return f"  These look like {module} params: call `{call}`."
 
 
 def params_key_type(fn: str, key: object) -> TypeError:
@@ -57,19 +62,24 @@ def params_key_type(fn: str, key: object) -> TypeError:
     )
 
 
-def cell_params_passed_to_rnn(fn: str, kind: str = "RNN") -> ValueError:
+def cell_params_passed_to_rnn(fn: str, kind: str = "RNN", found: str | None = None) -> ValueError:
+    """Cell keys reached network ``fn`` of ``kind``; ``found`` is the kind they look like."""
+    found = found or kind
     return ValueError(
-        f"`{fn}`: params have {kind}Cell keys ('weight_ih', 'weight_hh', ...) but `{fn}` needs "
-        f"torch.nn.{kind} keys ('weight_ih_l0', ...). Use `{_CELL_FUNCTIONS[kind]}` for a single "
-        f"cell, or `{_INITS[kind]}` to build {kind} params."
+        f"`{fn}`: params have torch.nn.{found}Cell keys ('weight_ih', 'weight_hh', ...) but "
+        f"`{fn}` needs torch.nn.{kind} keys ('weight_ih_l0', ...). Use "
+        f"`{_CELL_FUNCTIONS[found]}` for a single {found} cell, or `{_INITS[kind]}` to build "
+        f"{kind} params."
     )
 
 
-def rnn_params_passed_to_cell(fn: str, kind: str = "RNN") -> ValueError:
+def rnn_params_passed_to_cell(fn: str, kind: str = "RNN", found: str | None = None) -> ValueError:
+    """Network keys reached cell ``fn`` of ``kind``; ``found`` is the kind they look like."""
+    found = found or kind
     return ValueError(
-        f"`{fn}`: params have torch.nn.{kind} keys ('weight_ih_l0', ...) but `{fn}` needs "
+        f"`{fn}`: params have torch.nn.{found} keys ('weight_ih_l0', ...) but `{fn}` needs "
         f"torch.nn.{kind}Cell keys ('weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'). "
-        f"Use `{_FUNCTIONS[kind]}` for a whole network."
+        f"Use `{_FUNCTIONS[found]}` for a whole {found} network."
     )
 
 
@@ -115,6 +125,36 @@ def array_dtype(fn: str, arg: str, got: object, want: object) -> TypeError:
     )
 
 
+def describe(value: object) -> str:
+    """What a user passed, in a few words: its shape for an array, its length for a sequence."""
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"an array of shape {tuple(shape)}"
+    if isinstance(value, tuple | list):
+        items = "item" if len(value) == 1 else "items"
+        return f"a {type(value).__name__} of {len(value)} {items}"
+    return type(value).__name__
+
+
+def not_array_like(fn: str, arg: str, value: object) -> TypeError:
+    return TypeError(
+        f"`{fn}`: expected {arg} to be an array (a jax.Array, a NumPy array, or nested lists of "
+        f"numbers), got {value!r:.60} ({type(value).__name__})."
+    )
+
+
+def state_not_one_array(fn: str, arg: str, value: object, kind: str) -> TypeError:
+    if kind != "LSTM" and len(value) == 2:
+        lstm = _CELL_FUNCTIONS["LSTM"] if fn.endswith("cell_step") else _FUNCTIONS["LSTM"]
+        fix = f"A {kind} carries one state; a (h, c) pair is an LSTM's, for `{lstm}`."
+    else:
+        fix = f"If these are per-layer states, stack them: {arg}=jnp.stack({arg})."
+    return TypeError(
+        f"`{fn}`: expected {arg} to be one array, got a {type(value).__name__} of "
+        f"{len(value)} arrays. {fix}"
+    )
+
+
 def x_rank(fn: str, shape: tuple) -> ValueError:
     return ValueError(
         f"`{fn}`: expected x of rank 3, (L, N, H_in) or (N, L, H_in) with batch_first=True, "
@@ -139,31 +179,38 @@ def empty_sequence(fn: str, shape: tuple) -> ValueError:
 
 
 def h0_shape(
-    fn: str, expected: tuple, got: tuple, unbatched: bool, arg: str = "h0"
+    fn: str,
+    expected: tuple,
+    got: tuple,
+    unbatched: bool,
+    arg: str = "h0",
+    source: str = "",
+    hint: str = "",
 ) -> ValueError:
+    """``source`` says where the last axis' size came from; ``hint`` is appended."""
     size = "H" if arg == "c0" else "H_out"
+    layout = f"(D*num_layers, {size})" if unbatched else f"(D*num_layers, N, {size})"
     if unbatched and len(got) == 3:
-        hint = f" For unbatched 2-D x, {arg} must be 2-D (D*num_layers, {size}) as well."
+        rank_hint = f" For unbatched 2-D x, {arg} must be 2-D (D*num_layers, {size}) as well."
     elif not unbatched and len(got) == 2:
-        hint = (
+        rank_hint = (
             f" For batched 3-D x, {arg} must be 3-D (D*num_layers, N, {size}), also when "
             "batch_first."
         )
     else:
-        hint = ""
+        rank_hint = ""
+    source = f" with {size}={expected[-1]} {source}" if source else ""
     return ValueError(
-        f"`{fn}`: expected {arg}.shape={expected} (D*num_layers, [N,] {size}), "
-        f"got {arg}.shape={got}.{hint}"
+        f"`{fn}`: expected {arg}.shape={expected} {layout}{source}, "
+        f"got {arg}.shape={got}.{rank_hint}{hint}"
     )
 
 
-def lstm_state(fn: str, value: object) -> TypeError:
-    shape = getattr(value, "shape", None)
-    got = f"an array of shape {tuple(shape)}" if shape is not None else type(value).__name__
+def lstm_state(fn: str, value: object, h0_shape: tuple, c0_shape: tuple) -> TypeError:
     return TypeError(
-        f"`{fn}`: expected state to be a (h0, c0) pair (or None for zeros), got {got}. An LSTM "
-        "carries two states: pass state=(h0, c0) with h0 (D*num_layers, N, H_out) and c0 "
-        "(D*num_layers, N, H)."
+        f"`{fn}`: expected state to be a (h0, c0) pair (or None for zeros), got "
+        f"{describe(value)}. An LSTM carries two states: pass state=(h0, c0) with h0 of shape "
+        f"{h0_shape} (D*num_layers, N, H_out) and c0 of shape {c0_shape} (D*num_layers, N, H)."
     )
 
 
@@ -180,8 +227,19 @@ def nonlinearity(fn: str, value: object) -> ValueError:
 
 
 def dropout(fn: str, value: object) -> ValueError:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    kind = "" if number else f" ({describe(value)}; pass a Python float)"
     return ValueError(
-        f"`{fn}`: expected dropout to be a probability in [0, 1], got dropout={value!r}."
+        f"`{fn}`: expected dropout to be a probability in [0, 1], got dropout={value!r}{kind}."
+    )
+
+
+def precision(fn: str, value: object) -> ValueError | TypeError:
+    error = ValueError if isinstance(value, str | tuple | list) else TypeError
+    return error(
+        f"`{fn}`: expected precision to be None, a jax.lax.Precision or its name ('default', "
+        "'high', 'highest'), a pair of those, or a jax.lax.DotAlgorithmPreset or its name, "
+        f"got precision={value!r}."
     )
 
 
@@ -239,12 +297,11 @@ def cell_h_shape(fn: str, expected: tuple, got: tuple, arg: str = "h") -> ValueE
     )
 
 
-def lstm_cell_state(fn: str, value: object) -> TypeError:
-    shape = getattr(value, "shape", None)
-    got = f"an array of shape {tuple(shape)}" if shape is not None else type(value).__name__
+def lstm_cell_state(fn: str, value: object, shape: tuple) -> TypeError:
     return TypeError(
-        f"`{fn}`: expected state to be a (h, c) pair (or None for zeros), got {got}. An LSTM "
-        "cell carries two states: pass state=(h, c)."
+        f"`{fn}`: expected state to be a (h, c) pair (or None for zeros), got "
+        f"{describe(value)}. An LSTM cell carries two states: pass state=(h, c), each of shape "
+        f"{shape}."
     )
 
 
@@ -289,7 +346,7 @@ def dropout_rngs_type(fn: str, value: object) -> TypeError:
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file that cannot be read, or that does not hold RNN params.
+    """A checkpoint file that cannot be read, or that does not hold RNN/LSTM/GRU params.
 
     The message names the file; the error it stems from is chained as ``__cause__``.
     """
@@ -326,14 +383,14 @@ def _listing(prefixes: list[str]) -> str:
 def prefix_not_found(fn: str, prefix: str, candidates: list[str]) -> ValueError:
     return ValueError(
         f"`{fn}`: no state_dict entry starts with prefix={prefix!r}. "
-        f"Prefixes of the RNNs found (keys ending in 'weight_ih_l0' or 'weight_ih'): "
-        f"{_listing(candidates)}."
+        "Prefixes of the recurrent networks (RNN, LSTM or GRU) found (keys ending in "
+        f"'weight_ih_l0' or 'weight_ih'): {_listing(candidates)}."
     )
 
 
 def several_networks(fn: str, candidates: list[str]) -> ValueError:
     return ValueError(
-        f"`{fn}`: the state_dict holds {len(candidates)} RNNs, at prefixes "
+        f"`{fn}`: the state_dict holds {len(candidates)} recurrent networks, at prefixes "
         f"{_listing(candidates)}; pass prefix=... to choose one, e.g. prefix={candidates[0]!r}."
     )
 
@@ -341,14 +398,15 @@ def several_networks(fn: str, candidates: list[str]) -> ValueError:
 def no_network(fn: str, keys: list[str]) -> ValueError:
     shown = ", ".join(repr(k) for k in keys[:8]) + (", ..." if len(keys) > 8 else "")
     return ValueError(
-        f"`{fn}`: found no RNN in the state_dict: no key is 'weight_ih_l0' (torch.nn.RNN) or "
-        f"'weight_ih' (torch.nn.RNNCell), with or without a prefix. Keys: {shown or 'none'}."
+        f"`{fn}`: found no recurrent network (RNN, LSTM or GRU) in the state_dict: no key is "
+        "'weight_ih_l0' (torch.nn.RNN/LSTM/GRU) or 'weight_ih' (torch.nn.RNNCell/LSTMCell/"
+        f"GRUCell), with or without a prefix. Keys: {shown or 'none'}."
     )
 
 
 def tensor_dtype(fn: str, key: str, dtype: object) -> TypeError:
     return TypeError(
-        f"`{fn}`: state_dict[{key!r}] has dtype {dtype}; RNN weights must be floating "
+        f"`{fn}`: state_dict[{key!r}] has dtype {dtype}; recurrent weights must be floating "
         "(float16, bfloat16, float32 or float64). Integer, bool and complex tensors are refused."
     )
 
@@ -358,6 +416,14 @@ def x64_disabled(fn: str, key: str) -> TypeError:
         f"`{fn}`: state_dict[{key!r}] is float64 but JAX's 64-bit mode is off, so it would be "
         "cast to float32 silently. Call jax.config.update('jax_enable_x64', True) first, or cast "
         "the tensors to float32 yourself."
+    )
+
+
+def nonlinearity_not_elman(fn: str, kind: str, value: object) -> ValueError:
+    return ValueError(
+        f"`{fn}`: nonlinearity={value!r} is recorded only for Elman networks (torch.nn.RNN, "
+        f"RNNCell), but params are a torch.nn.{kind}'s, whose nonlinearities are fixed by the "
+        "kind; drop nonlinearity=."
     )
 
 

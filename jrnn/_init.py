@@ -30,13 +30,18 @@ def check_init_args(fn: str, sizes: Mapping[str, object], dtype: object) -> None
 
 
 def check_proj_size(fn: str, kind: str, proj_size: object, hidden_size: int) -> int:
-    """Return ``proj_size`` if torch would accept it for ``kind``, else raise torch's error."""
-    if isinstance(proj_size, bool) or not isinstance(proj_size, int | np.integer):
+    """Return ``proj_size`` if torch would accept it for ``kind``, else raise torch's error.
+
+    As ``torch.nn.RNN/GRU`` refuse any ``proj_size`` (with a ValueError, whatever its value or
+    type), anything but the default 0 is refused for those kinds before its type is looked at.
+    """
+    is_int = not isinstance(proj_size, bool) and isinstance(proj_size, int | np.integer)
+    if kind != "LSTM" and not (is_int and proj_size == 0):
+        raise _errors.proj_size_not_lstm(fn, kind)
+    if not is_int:
         raise _errors.proj_size_type(fn, proj_size)
     if proj_size < 0:
         raise _errors.proj_size_negative(fn, proj_size)
-    if proj_size and kind != "LSTM":
-        raise _errors.proj_size_not_lstm(fn, kind)
     if proj_size and proj_size >= hidden_size:
         raise _errors.proj_size_too_large(fn, int(proj_size), hidden_size, "proj_size")
     return int(proj_size)
@@ -64,8 +69,9 @@ def uniform_params(key: jax.Array, layout: Mapping[str, tuple], hidden_size: int
     }
 
 
-def _init_network(fn, kind, key, input_size, hidden_size, num_layers, bias, bidirectional,
-                  proj_size, dtype):
+def _init_network(
+    fn, kind, key, input_size, hidden_size, num_layers, bias, bidirectional, proj_size, dtype
+):
     sizes = {"input_size": input_size, "hidden_size": hidden_size, "num_layers": num_layers}
     check_init_args(fn, sizes, dtype)
     proj_size = check_proj_size(fn, kind, proj_size, hidden_size)
@@ -124,8 +130,16 @@ def init_rnn(
          'bias_ih_l1': (10,), 'bias_hh_l1': (10,)}
     """
     return _init_network(
-        "jrnn.init_rnn", "RNN", key, input_size, hidden_size, num_layers, bias, bidirectional,
-        proj_size, dtype,
+        "jrnn.init_rnn",
+        "RNN",
+        key,
+        input_size,
+        hidden_size,
+        num_layers,
+        bias,
+        bidirectional,
+        proj_size,
+        dtype,
     )
 
 
@@ -174,8 +188,16 @@ def init_lstm(
          'bias_hh_l0': (80,), 'weight_hr_l0': (5, 20)}
     """
     return _init_network(
-        "jrnn.init_lstm", "LSTM", key, input_size, hidden_size, num_layers, bias, bidirectional,
-        proj_size, dtype,
+        "jrnn.init_lstm",
+        "LSTM",
+        key,
+        input_size,
+        hidden_size,
+        num_layers,
+        bias,
+        bidirectional,
+        proj_size,
+        dtype,
     )
 
 
@@ -223,8 +245,16 @@ def init_gru(
          'bias_hh_l0': (60,)}
     """
     return _init_network(
-        "jrnn.init_gru", "GRU", key, input_size, hidden_size, num_layers, bias, bidirectional,
-        proj_size, dtype,
+        "jrnn.init_gru",
+        "GRU",
+        key,
+        input_size,
+        hidden_size,
+        num_layers,
+        bias,
+        bidirectional,
+        proj_size,
+        dtype,
     )
 
 

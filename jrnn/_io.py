@@ -63,6 +63,8 @@ def _header(fn: str, metadata: object, kind: str, nonlinearity: str | None) -> d
             raise _errors.metadata_reserved(fn, key, _RESERVED)
     header = {**metadata, "format": "pt", "jrnn_version": __version__, "jrnn_kind": kind}
     if nonlinearity is not None:
+        if kind not in ("RNN", "RNNCell"):
+            raise _errors.nonlinearity_not_elman(fn, kind, nonlinearity)
         header["nonlinearity"] = _nonlinearity.check(fn, nonlinearity)
     return header
 
@@ -104,29 +106,35 @@ def save(
     metadata: Mapping[str, str] | None = None,
     nonlinearity: str | None = None,
 ) -> None:
-    """Write params to a safetensors file that torch reads as a ``torch.nn.RNN`` state_dict.
+    """Write params of any kind to a safetensors file torch reads as the module's state_dict.
 
-    ``torch.nn.RNN(...).load_state_dict(safetensors.torch.load_file(path))`` works on the result.
+    ``module.load_state_dict(safetensors.torch.load_file(path), strict=True)`` works on the
+    result for the matching ``torch.nn.RNN``, ``LSTM``, ``GRU`` or cell; the kind is read from
+    the keys and shapes as in :func:`jrnn.from_torch`, and recorded in the metadata.
     The write is atomic: the data goes to a temporary file in the same directory, is flushed and
     fsynced, then renamed over ``path`` (and the directory fsynced). On any failure the previous
     file is untouched and no temporary file is left. The new file's mode is the usual one
     (``0o666`` less the umask, e.g. ``0o644``).
 
     Shapes:
-        Stored unchanged under torch's names: ``weight_ih_l0 (H, H_in)``, ...
+        Stored unchanged under torch's names: ``weight_ih_l0 (G*H, H_in)``, ... (``G`` gate
+        blocks: 1 RNN, 3 GRU, 4 LSTM).
 
     Args:
         path: where to write; must end in ``.safetensors``.
-        params: RNN or RNNCell params (e.g. from :func:`jrnn.init_rnn`).
+        params: params of any kind (e.g. from :func:`jrnn.init_rnn`, :func:`jrnn.init_lstm`).
         metadata: extra text entries (str to str) for the file's header. jrnn always records
-            ``jrnn_version``, ``jrnn_kind`` (``"RNN"`` or ``"RNNCell"``) and ``format`` (``"pt"``).
-        nonlinearity: ``"tanh"`` or ``"relu"``, recorded as metadata when given.
+            ``jrnn_version``, ``jrnn_kind`` (``"RNN"``, ``"RNNCell"``, ``"LSTM"``,
+            ``"LSTMCell"``, ``"GRU"`` or ``"GRUCell"``) and ``format`` (``"pt"``).
+        nonlinearity: an Elman network's ``"tanh"`` or ``"relu"``, recorded as metadata when
+            given; refused for LSTM and GRU params, whose nonlinearities are fixed.
 
     Raises:
         TypeError: ``path`` not a path; ``metadata`` not a mapping of str to str; params not a
             mapping of arrays of one floating dtype.
         ValueError: ``path`` not ending in ``.safetensors``; a reserved metadata key; unknown
-            nonlinearity; params keys missing, unexpected or mis-shaped.
+            nonlinearity, or one given for LSTM/GRU params; params keys missing, unexpected or
+            mis-shaped.
         OSError: the file could not be written (the previous one is then left as it was).
 
     Example:
@@ -137,6 +145,12 @@ def save(
         ...     jrnn.save(path, params, nonlinearity="tanh")
         ...     print(sorted(os.listdir(tmp)), list(jrnn.load(path)) == list(params))
         ['rnn.safetensors'] True
+        >>> gru = jrnn.init_gru(jax.random.key(0), input_size=3, hidden_size=4)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = os.path.join(tmp, "gru.safetensors")
+        ...     jrnn.save(path, gru)
+        ...     print(jrnn.load_metadata(path)["jrnn_kind"], list(jrnn.load(path)) == list(gru))
+        GRU True
 
     """
     fn = "jrnn.save"
@@ -211,20 +225,21 @@ def _read(fn: str, path: str) -> tuple[Mapping[str, object], dict[str, str]]:
 
 
 def load(path: str | os.PathLike, *, prefix: str = "") -> dict[str, jax.Array]:
-    """Read params from a ``.safetensors``, ``.npz`` or torch ``.pt``/``.pth`` checkpoint.
+    """Read params of any kind from a ``.safetensors``, ``.npz`` or torch ``.pt``/``.pth`` file.
 
     The file is read whole and checked before anything is returned. ``.npz`` files are read
     without pickle and ``.pt``/``.pth`` only through ``torch.load(weights_only=True)``, with no
     fallback, so loading never runs code from the file. Keys come back in torch's ``state_dict``
-    order whatever order the file keeps them in; dtypes are kept.
+    order whatever order the file keeps them in; dtypes are kept. The kind (RNN, LSTM, GRU or
+    a cell) is read from the keys and shapes as in :func:`jrnn.from_torch`.
 
     Shapes:
-        As stored: ``weight_ih_l0 (H, H_in)``, ``weight_hh_l0 (H, H)``, ...
+        As stored: ``weight_ih_l0 (G*H, H_in)``, ``weight_hh_l0 (G*H, P)``, ...
 
     Args:
         path: the checkpoint; its suffix picks the reader.
-        prefix: read only the entries under this prefix, stripped, e.g. ``"encoder.rnn."`` for
-            a whole model's state_dict (see :func:`jrnn.from_torch`).
+        prefix: read only the entries under this prefix, stripped, e.g. ``"encoder.lstm."``
+            for a whole model's state_dict (see :func:`jrnn.from_torch`).
 
     Returns:
         A dict from torch's parameter names to JAX arrays.
@@ -233,8 +248,8 @@ def load(path: str | os.PathLike, *, prefix: str = "") -> dict[str, jax.Array]:
         FileNotFoundError: no file at ``path``.
         CheckpointError: (a ``ValueError``) the file is truncated, empty, garbage, has a damaged
             header or bad offsets, holds a pickle torch's weights-only loader refuses, or does not
-            hold one RNN/RNNCell's floating params (the message names the file and, where one is
-            at fault, the key; the underlying error is chained).
+            hold one recurrent network's or cell's floating params (the message names the file
+            and, where one is at fault, the key; the underlying error is chained).
         ValueError: ``path`` has none of the suffixes above.
         TypeError: ``path`` or ``prefix`` of the wrong type; float64 tensors while JAX's x64
             mode is off.

@@ -137,7 +137,7 @@ def _compare(fn, kind, layout, shapes, cell):
     misshaped = {k: (layout[k], s) for k, s in shapes.items() if k in layout and s != layout[k]}
     if missing or unexpected or misshaped:
         guess = guess_kind(shapes, cell)
-        hint = _errors.kind_hint(fn, guess, cell) if guess not in (None, kind) else ""
+        hint = _errors.kind_hint(guess, cell) if guess not in (None, kind) else ""
         name = kind + ("Cell" if cell else "")
         raise _errors.params_mismatch(fn, name, missing, unexpected, misshaped, hint)
 
@@ -152,7 +152,7 @@ def _anchor(fn, kind, shapes, cell) -> tuple[int, int]:
         raise _errors.params_mismatch(fn, name, {key: want}, {}, {})
     if len(shape) != 2 or shape[0] % gates or not shape[0] or not shape[1]:
         guess = guess_kind(shapes, cell)
-        hint = _errors.kind_hint(fn, guess, cell) if guess not in (None, kind) else ""
+        hint = _errors.kind_hint(guess, cell) if guess not in (None, kind) else ""
         raise _errors.params_mismatch(fn, name, {}, {}, {key: (want, shape)}, hint)
     return shape
 
@@ -197,7 +197,12 @@ def rnn_config(fn: str, params: object, kind: str = "RNN") -> RNNConfig:
         proj_size=proj_size,
     )
     layout = rnn_layout(
-        config.input_size, hidden_size, num_layers, config.bias, config.bidirectional, gates,
+        config.input_size,
+        hidden_size,
+        num_layers,
+        config.bias,
+        config.bidirectional,
+        gates,
         proj_size,
     )
     _compare(fn, kind, layout, shapes, cell=False)
@@ -205,7 +210,7 @@ def rnn_config(fn: str, params: object, kind: str = "RNN") -> RNNConfig:
 
 
 def cell_config(fn: str, params: object, kind: str = "RNN") -> RNNConfig:
-    """Read and validate a ``torch.nn.RNNCell/GRUCell/LSTMCell`` params dict (see :func:`rnn_config`)."""
+    """Read and validate a ``torch.nn.RNNCell/GRUCell/LSTMCell`` params dict (as `rnn_config`)."""
     gates = GATES[kind]
     shapes = _shapes(fn, params)
     if "weight_ih_l0" in shapes and "weight_ih" not in shapes:
@@ -215,6 +220,4 @@ def cell_config(fn: str, params: object, kind: str = "RNN") -> RNNConfig:
     bias = any(k.startswith("bias_") for k in shapes)
     layout = cell_layout(first[1], hidden_size, bias, gates)
     _compare(fn, kind, layout, shapes, cell=True)
-    return RNNConfig(
-        first[1], hidden_size, 1, False, bias, _common_dtype(fn, params), kind=kind
-    )
+    return RNNConfig(first[1], hidden_size, 1, False, bias, _common_dtype(fn, params), kind=kind)

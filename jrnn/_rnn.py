@@ -86,8 +86,18 @@ def rnn(
     _nonlinearity.check(fn, nonlinearity)
     dropout = _driver.check_options(fn, dropout, key, unroll, checkpoint_every, batch_first)
     return _driver.run(
-        fn, _cells.ELMAN[nonlinearity], config, params, x, h0, batch_first=batch_first,
-        lengths=lengths, dropout=dropout, key=key, unroll=unroll, precision=precision,
+        fn,
+        _cells.ELMAN[nonlinearity],
+        config,
+        params,
+        x,
+        h0,
+        batch_first=batch_first,
+        lengths=lengths,
+        dropout=dropout,
+        key=key,
+        unroll=unroll,
+        precision=precision,
         checkpoint_every=checkpoint_every,
     )
 
@@ -150,8 +160,18 @@ def lstm(
     config = rnn_config(fn, params, "LSTM")
     dropout = _driver.check_options(fn, dropout, key, unroll, checkpoint_every, batch_first)
     output, (h_n, c_n) = _driver.run(
-        fn, _cells.LSTM, config, params, x, state, batch_first=batch_first, lengths=lengths,
-        dropout=dropout, key=key, unroll=unroll, precision=precision,
+        fn,
+        _cells.LSTM,
+        config,
+        params,
+        x,
+        state,
+        batch_first=batch_first,
+        lengths=lengths,
+        dropout=dropout,
+        key=key,
+        unroll=unroll,
+        precision=precision,
         checkpoint_every=checkpoint_every,
     )
     return output, (h_n, c_n)
@@ -213,7 +233,17 @@ def gru(
     config = rnn_config(fn, params, "GRU")
     dropout = _driver.check_options(fn, dropout, key, unroll, checkpoint_every, batch_first)
     return _driver.run(
-        fn, _cells.GRU, config, params, x, h0, batch_first=batch_first, lengths=lengths,
-        dropout=dropout, key=key, unroll=unroll, precision=precision,
+        fn,
+        _cells.GRU,
+        config,
+        params,
+        x,
+        h0,
+        batch_first=batch_first,
+        lengths=lengths,
+        dropout=dropout,
+        key=key,
+        unroll=unroll,
+        precision=precision,
         checkpoint_every=checkpoint_every,
     )

@@ -180,8 +180,9 @@ def scan_layer_in_segments(
     @jax.checkpoint
     def run_segment(carry, inputs):
         x_seg, mask_seg = inputs  # (segment, N, H_in), (segment, N)
-        ys, carry = _layer(cell, reverse, unroll, precision, weights, project(x_seg), carry,
-                           mask_seg)
+        ys, carry = _layer(
+            cell, reverse, unroll, precision, weights, project(x_seg), carry, mask_seg
+        )
         return carry, ys
 
     def run_segments(carry, x, mask):

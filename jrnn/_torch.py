@@ -1,8 +1,9 @@
 """Moving params between torch and jrnn: :func:`from_torch` and :func:`to_torch`.
 
 Also the steps every importer shares (``jrnn.load`` uses them too): pick one network's entries
-out of a bigger state_dict, refuse tensors that are not floating, validate, and order the keys as
-torch's ``state_dict()`` does. torch is imported only inside the functions that need it.
+out of a bigger state_dict, refuse tensors that are not floating, tell the kind (RNN, LSTM, GRU
+or their cells) from the keys and shapes, validate, and order the keys as torch's
+``state_dict()`` does. torch is imported only inside the functions that need it.
 """
 
 import sys
@@ -13,25 +14,47 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _errors
-from ._params import RNNConfig, cell_config, cell_layout, rnn_config, rnn_layout
+from ._params import GATES, RNNConfig, cell_config, cell_layout, guess_kind, rnn_config, rnn_layout
 
-_ANCHORS = ("weight_ih_l0", "weight_ih")  # the first key of an RNN's / an RNNCell's state_dict
+# The first key of every kind's state_dict: torch.nn.RNN/LSTM/GRU's, and their cells'.
+_ANCHORS = ("weight_ih_l0", "weight_ih")
 _FLOATING = ("float16", "bfloat16", "float32", "float64")
 
 
 def config_of(fn: str, params: object) -> tuple[str, RNNConfig]:
-    """Validate ``params`` as an ``"RNN"`` or ``"RNNCell"`` state_dict, told apart by its keys."""
-    if isinstance(params, Mapping) and "weight_ih" in params and "weight_ih_l0" not in params:
-        return "RNNCell", cell_config(fn, params)
-    return "RNN", rnn_config(fn, params)
+    """Tell the kind of a state_dict from its keys and shapes, and validate it as that kind.
+
+    A cell has ``weight_ih``, a network ``weight_ih_l0``. ``weight_hr_l0`` means an LSTM with a
+    projection; otherwise ``weight_hh``'s rows over its columns (1, 3, 4) tell RNN, GRU, LSTM.
+    Params whose kind cannot be told are validated (and refused) as an Elman RNN's.
+
+    Returns:
+        ``(name, config)``: the torch module's name (``"RNN"``, ``"LSTMCell"``, ...) and what the
+        params describe (``config.kind`` is ``"RNN"``, ``"LSTM"`` or ``"GRU"``).
+    """
+    if not isinstance(params, Mapping):
+        return "RNN", rnn_config(fn, params)  # raises: params must be a mapping
+    cell = "weight_ih" in params and "weight_ih_l0" not in params
+    shapes = {key: tuple(getattr(value, "shape", ())) for key, value in params.items()}
+    kind = guess_kind(shapes, cell) or "RNN"
+    if cell:
+        return kind + "Cell", cell_config(fn, params, kind)
+    return kind, rnn_config(fn, params, kind)
 
 
 def torch_order(kind: str, config: RNNConfig) -> list[str]:
     """List the keys of ``torch.nn.{kind}(...).state_dict()`` for ``config``, in torch's order."""
-    if kind == "RNNCell":
-        return list(cell_layout(config.input_size, config.hidden_size, config.bias))
+    gates = GATES[config.kind]
+    if kind.endswith("Cell"):
+        return list(cell_layout(config.input_size, config.hidden_size, config.bias, gates))
     layout = rnn_layout(
-        config.input_size, config.hidden_size, config.num_layers, config.bias, config.bidirectional
+        config.input_size,
+        config.hidden_size,
+        config.num_layers,
+        config.bias,
+        config.bidirectional,
+        gates,
+        config.proj_size,
     )
     return list(layout)
 
@@ -44,7 +67,7 @@ def check_prefix(fn: str, prefix: object) -> str:
 
 
 def network_prefixes(keys: list[str]) -> list[str]:
-    """Find the prefix of every RNN or RNNCell in a state_dict, in state_dict order."""
+    """Find the prefix of every recurrent network or cell in a state_dict, in state_dict order."""
     found = (key[: -len(a)] for key in keys for a in _ANCHORS if key.endswith(a))
     return list(dict.fromkeys(p for p in found if p == "" or p.endswith(".")))
 
@@ -100,8 +123,9 @@ def checked_arrays(
         prefix: from :func:`check_prefix`.
 
     Returns:
-        ``(kind, config, arrays)``: ``"RNN"`` or ``"RNNCell"``, what the params describe, and the
-        arrays under torch's names in torch's order.
+        ``(kind, config, arrays)``: the torch module's name (``"RNN"``, ``"LSTM"``, ``"GRU"``,
+        ``"RNNCell"``, ``"LSTMCell"`` or ``"GRUCell"``), what the params describe, and the arrays
+        under torch's names in torch's order.
 
     """
     selected = _select(fn, entries, prefix)
@@ -119,21 +143,27 @@ def to_jax(fn: str, arrays: Mapping[str, np.ndarray]) -> dict[str, jax.Array]:
 
 
 def from_torch(obj: object, *, prefix: str = "") -> dict[str, jax.Array]:
-    """Read params from a ``torch.nn.RNN`` / ``RNNCell``, a model holding one, or a state_dict.
+    """Read params from a ``torch.nn.RNN/LSTM/GRU`` or cell, a model holding one, or a state_dict.
 
-    Keys, shapes, order and dtype are torch's; values are copied bit for bit. Whether the params
-    are an RNN's or an RNNCell's is read from the keys (``weight_ih_l0`` or ``weight_ih``).
+    Keys, shapes, order and dtype are torch's; values are copied bit for bit. The kind is read
+    from the keys and shapes: ``weight_ih_l0`` a network, ``weight_ih`` a cell; ``weight_hr_l0``
+    an LSTM with ``proj_size``; otherwise ``weight_hh``'s rows over its columns, 1, 3 or 4 gate
+    blocks, tell ``RNN``, ``GRU`` or ``LSTM``. Call :func:`jrnn.rnn`, :func:`jrnn.lstm`,
+    :func:`jrnn.gru` (or the ``*_cell_step`` functions) on the result accordingly.
 
     Shapes:
-        As ``obj.state_dict()``: ``weight_ih_l0 (H, H_in)``, ``weight_hh_l0 (H, H)``, ... (see
-        :func:`jrnn.init_rnn`).
+        As ``obj.state_dict()``, with ``G`` gate blocks (1 RNN, 3 GRU, 4 LSTM) and
+        ``P = proj_size or H``: ``weight_ih_l0 (G*H, H_in)``, ``weight_hh_l0 (G*H, P)``,
+        ``bias_ih_l0 (G*H,)``, ..., ``weight_hr_l0 (P, H)`` (see :func:`jrnn.init_rnn`,
+        :func:`jrnn.init_lstm`, :func:`jrnn.init_gru`).
 
     Args:
         obj: a ``torch.nn.Module`` (its ``state_dict()`` is read) or a mapping from names to torch
             tensors, NumPy or JAX arrays.
-        prefix: take only the entries under this prefix and strip it, e.g. ``"encoder.rnn."`` on
-            a whole model (the trailing dot is optional). Without a prefix, a state_dict holding
-            exactly one RNN or RNNCell under some prefix gives that one.
+        prefix: take only the entries under this prefix and strip it, e.g. ``"encoder.lstm."``
+            on a whole model (the trailing dot is optional). Without a prefix, a state_dict
+            holding exactly one recurrent network or cell (of any kind) under some prefix gives
+            that one.
 
     Returns:
         A dict from torch's parameter names to JAX arrays, in torch's ``state_dict`` order.
@@ -141,8 +171,8 @@ def from_torch(obj: object, *, prefix: str = "") -> dict[str, jax.Array]:
     Raises:
         TypeError: ``obj`` is neither a Module nor a mapping of tensors or arrays; a selected
             tensor is integer, bool or complex; float64 tensors while JAX's x64 mode is off.
-        ValueError: no RNN in ``obj``, several and no ``prefix``, nothing under ``prefix``, or
-            keys missing, unexpected or mis-shaped for a ``torch.nn.RNN``/``RNNCell``.
+        ValueError: no recurrent network in ``obj``, several and no ``prefix``, nothing under
+            ``prefix``, or keys missing, unexpected or mis-shaped for the kind the params show.
 
     Example:
         >>> import torch, jrnn
@@ -151,6 +181,10 @@ def from_torch(obj: object, *, prefix: str = "") -> dict[str, jax.Array]:
         >>> {k: tuple(v.shape) for k, v in params.items()}  # doctest: +NORMALIZE_WHITESPACE
         {'weight_ih_l0': (5, 4), 'weight_hh_l0': (5, 5), 'bias_ih_l0': (5,), 'bias_hh_l0': (5,),
          'weight_ih_l1': (5, 5), 'weight_hh_l1': (5, 5), 'bias_ih_l1': (5,), 'bias_hh_l1': (5,)}
+        >>> lstm = jrnn.from_torch(torch.nn.LSTM(4, 5, proj_size=2))  # (4H, H_in), (4H, P), ...
+        >>> {k: tuple(v.shape) for k, v in lstm.items()}  # doctest: +NORMALIZE_WHITESPACE
+        {'weight_ih_l0': (20, 4), 'weight_hh_l0': (20, 2), 'bias_ih_l0': (20,),
+         'bias_hh_l0': (20,), 'weight_hr_l0': (2, 5)}
 
     """
     fn = "jrnn.from_torch"
@@ -175,15 +209,17 @@ def _numpy_to_tensor(array: np.ndarray):
 
 
 def to_torch(params: Mapping[str, jax.Array]) -> dict:
-    """Give params as a ``torch.nn.RNN`` / ``RNNCell`` state_dict, fit for ``load_state_dict``.
+    """Give params as a ``torch.nn.RNN/LSTM/GRU`` or cell state_dict, fit for ``load_state_dict``.
 
-    Values are copied bit for bit, dtype kept, keys in torch's ``state_dict`` order.
+    Values are copied bit for bit, dtype kept, keys in torch's ``state_dict`` order (LSTM's
+    ``weight_hr_l{k}`` last in each layer and direction, as torch has it). The kind is read from
+    the keys and shapes as in :func:`from_torch`.
 
     Shapes:
-        Unchanged: ``weight_ih_l0 (H, H_in)``, ``weight_hh_l0 (H, H)``, ...
+        Unchanged: ``weight_ih_l0 (G*H, H_in)``, ``weight_hh_l0 (G*H, P)``, ...
 
     Args:
-        params: RNN or RNNCell params, e.g. from :func:`jrnn.init_rnn` or :func:`from_torch`.
+        params: params of any kind, e.g. from :func:`jrnn.init_lstm` or :func:`from_torch`.
 
     Returns:
         A dict from torch's parameter names to CPU ``torch.Tensor`` s.
@@ -196,6 +232,10 @@ def to_torch(params: Mapping[str, jax.Array]) -> dict:
         >>> import jax, torch, jrnn
         >>> params = jrnn.init_rnn(jax.random.key(0), input_size=3, hidden_size=4)
         >>> torch.nn.RNN(3, 4).load_state_dict(jrnn.to_torch(params), strict=True)
+        <All keys matched successfully>
+        >>> params = jrnn.init_lstm(jax.random.key(0), 3, 4, num_layers=2, proj_size=2)
+        >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, proj_size=2)
+        >>> lstm.load_state_dict(jrnn.to_torch(params), strict=True)
         <All keys matched successfully>
 
     """

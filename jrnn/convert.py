@@ -1,13 +1,14 @@
-"""Command-line converter: a torch checkpoint to a jrnn (and torch) safetensors file.
+"""Command-line converter: a torch RNN/LSTM/GRU checkpoint to a jrnn (and torch) safetensors file.
 
 Usage::
 
     python -m jrnn.convert model.pt rnn.safetensors --prefix encoder.rnn. --nonlinearity tanh
+    python -m jrnn.convert model.pt lstm.safetensors --prefix encoder.lstm.
 
 It reads anything :func:`jrnn.load` reads (``.pt``/``.pth`` through weights-only loading,
-``.safetensors``, ``.npz``), prints what it found (kind, layers, directions, sizes, bias,
-dtype), then writes the file with :func:`jrnn.save`. :func:`main` does the work (tests call it);
-:func:`cli` is the argparse shim.
+``.safetensors``, ``.npz``), of any kind, prints what it found (kind, layers, directions,
+sizes, LSTM's ``proj_size`` when set, bias, dtype), then writes the file with
+:func:`jrnn.save`. :func:`main` does the work (tests call it); :func:`cli` is the argparse shim.
 """
 
 import argparse
@@ -33,15 +34,16 @@ def main(
     Args:
         src: a ``.pt``/``.pth``, ``.safetensors`` or ``.npz`` checkpoint.
         dst: the ``.safetensors`` file to write (replaced atomically).
-        prefix: the RNN's prefix inside a whole model's state_dict, e.g. ``"encoder.rnn."``.
-        nonlinearity: ``"tanh"`` or ``"relu"``, recorded in the file's metadata when given.
+        prefix: the network's prefix inside a whole model's state_dict, e.g. ``"encoder.rnn."``.
+        nonlinearity: an Elman RNN's ``"tanh"`` or ``"relu"``, recorded in the file's metadata
+            when given (refused for LSTM and GRU checkpoints).
 
     Returns:
         The summary that was printed.
 
     Raises:
         FileNotFoundError: ``src`` does not exist.
-        CheckpointError: ``src`` is damaged or holds no usable RNN params.
+        CheckpointError: ``src`` is damaged or holds no usable RNN, LSTM or GRU params.
         ValueError: bad suffixes, ``prefix`` or ``nonlinearity`` (see :func:`jrnn.load`,
             :func:`jrnn.save`).
         OSError: ``dst`` could not be written.
@@ -57,6 +59,7 @@ def main(
             "directions": directions,
             "input_size": config.input_size,
             "hidden_size": config.hidden_size,
+            **({"proj_size": config.proj_size} if config.proj_size else {}),
             "bias": config.bias,
             "dtype": config.dtype,
         }
@@ -72,15 +75,19 @@ def cli(argv: list[str] | None = None) -> None:
     """Parse ``argv`` (default ``sys.argv[1:]``) and run :func:`main`; bad input exits with 2."""
     parser = argparse.ArgumentParser(
         prog="python -m jrnn.convert",
-        description="Convert a torch RNN checkpoint to a safetensors file jrnn and torch read.",
+        description=(
+            "Convert a torch RNN, LSTM or GRU checkpoint to a safetensors file jrnn and torch read."
+        ),
     )
     parser.add_argument(
         "src", help="a .pt/.pth (read with weights_only=True), .safetensors or .npz"
     )
     parser.add_argument("dst", help="the .safetensors file to write")
-    parser.add_argument("--prefix", default="", help="the RNN's prefix, e.g. encoder.rnn.")
+    parser.add_argument("--prefix", default="", help="the network's prefix, e.g. encoder.rnn.")
     parser.add_argument(
-        "--nonlinearity", choices=("tanh", "relu"), help="recorded in the file's metadata"
+        "--nonlinearity",
+        choices=("tanh", "relu"),
+        help="an Elman RNN's nonlinearity, recorded in the file's metadata",
     )
     args = parser.parse_args(argv)
     try:

@@ -193,7 +193,7 @@ def test_several_rnns_without_prefix_is_refused_listing_them(tmp_path, capsys):
     )
     with pytest.raises(SystemExit):
         cli([str(src), str(tmp_path / "o.safetensors")])
-    assert "2 RNNs, at prefixes 'a.', 'b.'" in capsys.readouterr().err
+    assert "2 recurrent networks, at prefixes 'a.', 'b.'" in capsys.readouterr().err
     assert os.listdir(tmp_path) == ["two.pt"]
 
 

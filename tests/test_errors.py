@@ -233,7 +233,7 @@ def test_lstm_or_gru_params_get_a_hint(kind, gates):
         "`jrnn.rnn`",
         "not a torch.nn.RNN state_dict",
         f"key 'weight_hh_l0': expected shape ({gates * 3}, {gates * 3}), got ({gates * 3}, 3)",
-        f"look like torch.nn.{kind} params: call `jrnn.{kind.lower()}` instead of `jrnn.rnn`",
+        f"look like torch.nn.{kind} params: call `jrnn.{kind.lower()}`",
     ):
         jrnn.rnn(params, x(3, 2, 4))
     cell = _torch_params(getattr(torch.nn, kind + "Cell")(4, 3))

@@ -536,7 +536,9 @@ def test_load_refuses_unknown_suffixes_and_bad_arguments(good_file, tmp_path):
 def test_unknown_prefix_in_a_file_lists_the_candidates(tmp_path):
     path = tmp_path / "model.pt"
     torch.save(torch.nn.Sequential(torch.nn.RNN(2, 3), torch.nn.RNNCell(3, 3)).state_dict(), path)
-    with pytest.raises(CheckpointError, match=r"holds 2 RNNs, at prefixes '0\.', '1\.'"):
+    with pytest.raises(
+        CheckpointError, match=r"holds 2 recurrent networks, at prefixes '0\.', '1\.'"
+    ):
         load(path)
     with pytest.raises(CheckpointError, match=r"prefix='2\.'"):
         load(path, prefix="2")

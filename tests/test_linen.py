@@ -261,7 +261,7 @@ def test_mis_shaped_x_at_apply_is_reported_by_the_core():
         (jrnn.linen.RNN(0), jnp.ones((2, 3)), ValueError, r"`jrnn.linen.RNN`: .*hidden_size"),
         (jrnn.linen.RNN(4, 0), jnp.ones((2, 3)), ValueError, r"`jrnn.linen.RNN`: .*num_layers"),
         (jrnn.linen.RNN(4, nonlinearity="gelu"), jnp.ones((2, 3)), ValueError, "'gelu'"),
-        (jrnn.linen.RNN(4, dropout=1.0), jnp.ones((2, 3)), ValueError, "dropout=1.0"),
+        (jrnn.linen.RNN(4, dropout=1.5), jnp.ones((2, 3)), ValueError, "dropout=1.5"),
         (jrnn.linen.RNN(4, dtype=jnp.int32), jnp.ones((2, 3)), TypeError, "floating dtype"),
         (jrnn.linen.RNNCell(4), jnp.ones((2, 3, 1)), ValueError, "`jrnn.linen.RNNCell`: .*x_t"),
         (jrnn.linen.RNNCell(0), jnp.ones((3,)), ValueError, "`jrnn.linen.RNNCell`: .*hidden"),

@@ -355,7 +355,7 @@ def test_load_params_rejects_params_that_do_not_fit():
     as_float64 = {k: v.astype(jnp.float64) for k, v in before.items()}
     with pytest.raises(TypeError, match=r"load_params`: expected params of dtype float32"):
         model.load_params(as_float64)
-    with pytest.raises(ValueError, match=r"look like LSTM params"):
+    with pytest.raises(ValueError, match=r"look like torch.nn.LSTM params: call `jrnn.lstm`"):
         model.load_params(
             {
                 k: jnp.asarray(v.detach().numpy())

@@ -207,7 +207,9 @@ def test_prefix_picks_one_of_several_networks():
 
 
 def test_several_networks_without_prefix_lists_the_candidates():
-    with pytest.raises(ValueError, match=r"2 RNNs, at prefixes 'encoder\.rnn\.', 'decoder\.'"):
+    with pytest.raises(
+        ValueError, match=r"2 recurrent networks, at prefixes 'encoder\.rnn\.', 'decoder\.'"
+    ):
         from_torch(Seq2Seq())
 
 
@@ -218,9 +220,11 @@ def test_unknown_prefix_lists_the_candidates():
 
 def test_state_dict_without_an_rnn_is_refused():
     model = torch.nn.Sequential(torch.nn.Embedding(3, 2), torch.nn.Linear(2, 2))
-    with pytest.raises(ValueError, match=r"found no RNN.*'0\.weight', '1\.weight', '1\.bias'"):
+    with pytest.raises(
+        ValueError, match=r"found no recurrent network.*'0\.weight', '1\.weight', '1\.bias'"
+    ):
         from_torch(model)
-    with pytest.raises(ValueError, match=r"found no RNN.*'weight'"):
+    with pytest.raises(ValueError, match=r"found no recurrent network.*'weight_ih_l0'.*'weight'"):
         from_torch(torch.nn.Linear(3, 2).state_dict())
 
 
@@ -232,9 +236,11 @@ def test_missing_and_unexpected_keys_are_listed():
         from_torch(state)
 
 
-def test_lstm_is_refused_with_a_hint():
-    with pytest.raises(ValueError, match="look like LSTM params"):
-        from_torch(torch.nn.LSTM(2, 3))
+def test_params_of_no_known_kind_are_refused_as_rnn_params():
+    state = {"weight_ih_l0": torch.zeros(6, 2), "weight_hh_l0": torch.zeros(6, 3)}  # 2 gates
+    match = r"not a torch\.nn\.RNN state_dict\.\n  key 'weight_hh_l0': expected shape \(6, 6\)"
+    with pytest.raises(ValueError, match=match):
+        from_torch(state)
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,8 @@ from jax import lax
 from jax.test_util import check_grads
 
 import jrnn
-from jrnn._params import rnn_config
 from jrnn import _cells
+from jrnn._params import rnn_config
 from jrnn._scan import scan_layer
 
 L, N, H_IN, H = 5, 4, 3, 2
@@ -403,8 +403,8 @@ def test_derivative_rule_matches_autodiff_of_plain_scan(kind, masked, reverse):
     def grads(layer):
         def loss(*args):
             ys, carry = layer(*args)
-            tree_dot = sum(jnp.sum(a * b) for a, b in zip(jax.tree.leaves(carry), g_carry_leaves))
-            return jnp.sum(ys * g_ys) + tree_dot, (ys, carry)
+            leaves = zip(jax.tree.leaves(carry), g_carry_leaves, strict=True)
+            return jnp.sum(ys * g_ys) + sum(jnp.sum(a * b) for a, b in leaves), (ys, carry)
 
         return jax.grad(loss, argnums=(0, 1, 2), has_aux=True)(*args)
 
@@ -412,9 +412,7 @@ def test_derivative_rule_matches_autodiff_of_plain_scan(kind, masked, reverse):
     tangents = jax.tree.map(lambda a: jnp.cos(a + 1), args)
     with jax.disable_jit():  # 20 small cases: op by op is cheaper than 40 compilations
         assert_tree_close(grads(custom), grads(plain), 1e-12)
-        assert_tree_close(
-            jax.jvp(custom, args, tangents), jax.jvp(plain, args, tangents), 1e-12
-        )
+        assert_tree_close(jax.jvp(custom, args, tangents), jax.jvp(plain, args, tangents), 1e-12)
 
 
 def test_derivative_rule_matches_autodiff_compiled():
@@ -428,9 +426,7 @@ def test_derivative_rule_matches_autodiff_compiled():
         return fn
 
     def custom(weights, xp, carry0):
-        return scan_layer(
-            cell, weights, xp, carry0, mask, reverse=True, unroll=2, precision=None
-        )
+        return scan_layer(cell, weights, xp, carry0, mask, reverse=True, unroll=2, precision=None)
 
     def plain(weights, xp, carry0):
         return autodiff_layer(cell, weights, xp, carry0, mask, True)
