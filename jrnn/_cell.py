@@ -3,40 +3,43 @@
 import jax
 import jax.numpy as jnp
 
-from . import _cells, _errors, _nonlinearity
-from ._inputs import as_array
+from . import _cells, _errors, _inputs, _nonlinearity
 from ._params import cell_config
 
 
 def _call(fn, cell, params, x_t, carry, precision):
     """Check ``x_t`` and the carry against the params, then run :func:`jrnn._cells.step`."""
     config = cell_config(fn, params, cell.kind)
-    x_t = x_t if hasattr(x_t, "shape") else jnp.asarray(x_t)
+    _inputs.precision(fn, precision)
+    x_t = _inputs.array(fn, "x_t", x_t)
     if x_t.ndim not in (1, 2) or x_t.shape[-1] != config.input_size:
         raise _errors.cell_x_shape(fn, tuple(x_t.shape), config.input_size)
-    x_t = as_array(fn, "x_t", x_t, config.dtype)
+    x_t = _inputs.as_array(fn, "x_t", x_t, config.dtype)
     state_shape = (*x_t.shape[:-1], config.hidden_size)
     names = ("h", "c") if cell.paired else ("h",)
     if carry is None:
         carry = (None,) * len(names)
     elif cell.paired and (not isinstance(carry, tuple | list) or len(carry) != 2):
-        raise _errors.lstm_cell_state(fn, carry)
+        raise _errors.lstm_cell_state(fn, carry, state_shape)
     elif not cell.paired:
         carry = (carry,)
     checked = []
     for name, value in zip(names, carry, strict=True):
         if value is None:
             value = jnp.zeros(state_shape, config.dtype)
-        value = value if hasattr(value, "shape") else jnp.asarray(value)
+        if isinstance(value, tuple | list) and any(hasattr(v, "shape") for v in value):
+            raise _errors.state_not_one_array(fn, name, value, cell.kind)
+        value = _inputs.array(fn, name, value)
         if tuple(value.shape) != state_shape:
             raise _errors.cell_h_shape(fn, state_shape, tuple(value.shape), name)
-        checked.append(as_array(fn, name, value, config.dtype))
+        checked.append(_inputs.as_array(fn, name, value, config.dtype))
     xp = jnp.matmul(x_t, params["weight_ih"].T, precision=precision)  # (N, gates*H)
     if config.bias:
         xp = _cells.add_bias(xp, params["bias_ih"])
     weights = _cells.Recurrent(params["weight_hh"].T, params.get("bias_hh"), None)
-    new, _ = _cells.step(cell, weights, xp, tuple(checked) if cell.paired else checked[0],
-                         precision)
+    new, _ = _cells.step(
+        cell, weights, xp, tuple(checked) if cell.paired else checked[0], precision
+    )
     return new
 
 
@@ -70,8 +73,8 @@ def cell_step(
         The next hidden state, shaped like ``h``.
 
     Raises:
-        ValueError: bad params, x_t or h shapes, or an unknown nonlinearity.
-        TypeError: x_t or h not in the params' dtype.
+        ValueError: bad params, x_t or h shapes, an unknown nonlinearity or precision.
+        TypeError: x_t or h not an array of the params' dtype; a traced precision.
 
     Example:
         >>> import jax, jax.numpy as jnp, jrnn
@@ -117,8 +120,9 @@ def lstm_cell_step(
         ``(h_next, c_next)``.
 
     Raises:
-        ValueError: bad params, x_t, h or c shapes.
-        TypeError: state not a ``(h, c)`` pair; arrays not in the params' dtype.
+        ValueError: bad params, x_t, h or c shapes, an unknown precision.
+        TypeError: state not a ``(h, c)`` pair; x_t, h or c not an array of the params' dtype;
+            a traced precision.
 
     Example:
         >>> import jax, jax.numpy as jnp, jrnn
@@ -160,8 +164,9 @@ def gru_cell_step(
         The next hidden state.
 
     Raises:
-        ValueError: bad params, x_t or h shapes.
-        TypeError: arrays not in the params' dtype.
+        ValueError: bad params, x_t or h shapes, an unknown precision.
+        TypeError: x_t or h not an array of the params' dtype (a ``(h, c)`` pair included);
+            a traced precision.
 
     Example:
         >>> import jax, jax.numpy as jnp, jrnn

@@ -12,9 +12,10 @@ from ._params import RNNConfig, suffix
 from ._scan import scan_layer, scan_layer_in_segments
 
 
-def check_options(fn: str, dropout, key, unroll, checkpoint_every, batch_first) -> float:
+def check_options(fn: str, dropout, key, unroll, checkpoint_every, batch_first, precision) -> float:
     """Validate the keyword options every network function shares; return the dropout rate."""
     _inputs.static(fn, "batch_first", batch_first)
+    _inputs.precision(fn, precision)
     dropout = _inputs.dropout_rate(fn, dropout)
     _inputs.random_key(fn, key)
     _inputs.positive_int(fn, "unroll", unroll)

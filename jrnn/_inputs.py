@@ -13,10 +13,19 @@ from ._init import is_positive_int
 from ._params import RNNConfig
 
 
+def array(fn: str, arg: str, value: object) -> jax.Array:
+    """``value`` as an array; what JAX cannot hold as numbers (None, str, ...) is a TypeError."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return value
+    try:
+        return jnp.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise _errors.not_array_like(fn, arg, value) from err
+
+
 def as_array(fn: str, arg: str, value: object, dtype: np.dtype) -> jax.Array:
     """``value`` as an array of exactly ``dtype``; a different dtype is a TypeError."""
-    if not hasattr(value, "dtype"):
-        value = jnp.asarray(value)
+    value = array(fn, arg, value)
     if jnp.dtype(value.dtype) != dtype:
         raise _errors.array_dtype(fn, arg, value.dtype, dtype)
     return value
@@ -24,7 +33,7 @@ def as_array(fn: str, arg: str, value: object, dtype: np.dtype) -> jax.Array:
 
 def sequence(fn: str, x: object, config: RNNConfig, batch_first: bool) -> tuple[jax.Array, bool]:
     """Return ``x`` as ``(L, N, H_in)`` and whether it came unbatched."""
-    x = x if hasattr(x, "shape") else jnp.asarray(x)
+    x = array(fn, "x", x)
     shape = tuple(x.shape)
     if x.ndim not in (2, 3):
         raise _errors.x_rank(fn, shape)
@@ -41,32 +50,48 @@ def sequence(fn: str, x: object, config: RNNConfig, batch_first: bool) -> tuple[
     return x, unbatched
 
 
-def initial_state(
-    fn: str, state: object, config: RNNConfig, batch_size: int, unbatched: bool
-):
+def initial_state(fn: str, state: object, config: RNNConfig, batch_size: int, unbatched: bool):
     """Return the initial carry: ``h0 (S, N, P)``, or for LSTM ``(h0 (S, N, P), c0 (S, N, H))``.
 
     ``None`` means zeros. An LSTM state must be a ``(h0, c0)`` pair.
     """
+    num_states = config.num_directions * config.num_layers
+    lead = (num_states,) if unbatched else (num_states, batch_size)
+    h_shape, c_shape = (*lead, config.output_size), (*lead, config.hidden_size)
+    if config.proj_size:
+        h_source = "(proj_size, from params['weight_hr_l0'])"
+    else:
+        h_source = "(hidden_size, from params['weight_ih_l0'])"
     if config.kind != "LSTM":
-        return _state_array(fn, state, "h0", config.output_size, config, batch_size, unbatched)
+        return _state_array(fn, state, "h0", h_shape, h_source, config, unbatched)
     if state is None:
         state = (None, None)
     if not isinstance(state, tuple | list) or len(state) != 2:
-        raise _errors.lstm_state(fn, state)
-    h0 = _state_array(fn, state[0], "h0", config.output_size, config, batch_size, unbatched)
-    c0 = _state_array(fn, state[1], "c0", config.hidden_size, config, batch_size, unbatched)
+        raise _errors.lstm_state(fn, state, h_shape, c_shape)
+    shapes = tuple(tuple(getattr(s, "shape", ())) for s in state)
+    hint = ""
+    if h_shape != c_shape and shapes == (c_shape, h_shape):
+        hint = " These look swapped: pass state=(h0, c0), h0 first."
+    elif config.proj_size and shapes[0][-1:] == (config.hidden_size,):
+        hint = (
+            f" With proj_size={config.proj_size}, h0 (like h_n and output) has proj_size "
+            f"features; only c0 has hidden_size={config.hidden_size}."
+        )
+    c_source = "(hidden_size, from params['weight_ih_l0'])"
+    h0 = _state_array(fn, state[0], "h0", h_shape, h_source, config, unbatched, hint)
+    c0 = _state_array(fn, state[1], "c0", c_shape, c_source, config, unbatched, hint)
     return h0, c0
 
 
-def _state_array(fn, value, arg, size, config, batch_size, unbatched):
-    num_states = config.num_directions * config.num_layers
+def _state_array(fn, value, arg, expected, source, config, unbatched, hint=""):
+    """One state array of exactly ``expected`` shape and the params' dtype, as ``(S, N, .)``."""
     if value is None:
-        return jnp.zeros((num_states, batch_size, size), config.dtype)
-    value = value if hasattr(value, "shape") else jnp.asarray(value)
-    expected = (num_states, size) if unbatched else (num_states, batch_size, size)
+        value = jnp.zeros(expected, config.dtype)
+    if isinstance(value, tuple | list) and any(hasattr(v, "shape") for v in value):
+        raise _errors.state_not_one_array(fn, arg, value, config.kind)
+    value = array(fn, arg, value)
     if tuple(value.shape) != expected:
-        raise _errors.h0_shape(fn, expected, tuple(value.shape), unbatched, arg)
+        raise _errors.h0_shape(fn, expected, tuple(value.shape), unbatched, arg, source, hint)
     value = as_array(fn, arg, value, config.dtype)
     return value[:, None] if unbatched else value
 
@@ -130,3 +155,22 @@ def random_key(fn: str, key: object) -> None:
     raw = dtype == jnp.uint32 and tuple(key.shape) == (2,)
     if not (typed and key.shape == ()) and not raw:
         raise _errors.random_key(fn, key)
+
+
+_PROBE = jax.ShapeDtypeStruct((1, 1), jnp.float32)
+
+
+def precision(fn: str, value: object) -> None:
+    """Refuse a ``precision`` that ``jax.lax.dot`` would refuse, naming ``fn``, before any work.
+
+    Anything but ``None`` and the enum values is tried on an abstract 1x1 matmul (no XLA).
+    """
+    static(fn, "precision", value)
+    if value is None or isinstance(
+        value, jax.lax.Precision | jax.lax.DotAlgorithm | jax.lax.DotAlgorithmPreset
+    ):
+        return
+    try:
+        jax.eval_shape(lambda a: jax.lax.dot(a, a, precision=value), _PROBE)
+    except (TypeError, ValueError) as err:
+        raise _errors.precision(fn, value) from err

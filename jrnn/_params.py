@@ -176,7 +176,7 @@ def rnn_config(fn: str, params: object, kind: str = "RNN") -> RNNConfig:
     gates = GATES[kind]
     shapes = _shapes(fn, params)
     if "weight_ih" in shapes and "weight_ih_l0" not in shapes:
-        raise _errors.cell_params_passed_to_rnn(fn, kind)
+        raise _errors.cell_params_passed_to_rnn(fn, kind, guess_kind(shapes, cell=True))
     first = _anchor(fn, kind, shapes, cell=False)
     hidden_size = first[0] // gates
     projection = shapes.get("weight_hr_l0", ())
@@ -214,7 +214,7 @@ def cell_config(fn: str, params: object, kind: str = "RNN") -> RNNConfig:
     gates = GATES[kind]
     shapes = _shapes(fn, params)
     if "weight_ih_l0" in shapes and "weight_ih" not in shapes:
-        raise _errors.rnn_params_passed_to_cell(fn, kind)
+        raise _errors.rnn_params_passed_to_cell(fn, kind, guess_kind(shapes, cell=False))
     first = _anchor(fn, kind, shapes, cell=True)
     hidden_size = first[0] // gates
     bias = any(k.startswith("bias_") for k in shapes)

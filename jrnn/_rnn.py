@@ -84,7 +84,9 @@ def rnn(
     fn = "jrnn.rnn"
     config = rnn_config(fn, params, "RNN")
     _nonlinearity.check(fn, nonlinearity)
-    dropout = _driver.check_options(fn, dropout, key, unroll, checkpoint_every, batch_first)
+    dropout = _driver.check_options(
+        fn, dropout, key, unroll, checkpoint_every, batch_first, precision
+    )
     return _driver.run(
         fn,
         _cells.ELMAN[nonlinearity],
@@ -158,7 +160,9 @@ def lstm(
     """
     fn = "jrnn.lstm"
     config = rnn_config(fn, params, "LSTM")
-    dropout = _driver.check_options(fn, dropout, key, unroll, checkpoint_every, batch_first)
+    dropout = _driver.check_options(
+        fn, dropout, key, unroll, checkpoint_every, batch_first, precision
+    )
     output, (h_n, c_n) = _driver.run(
         fn,
         _cells.LSTM,
@@ -231,7 +235,9 @@ def gru(
     """
     fn = "jrnn.gru"
     config = rnn_config(fn, params, "GRU")
-    dropout = _driver.check_options(fn, dropout, key, unroll, checkpoint_every, batch_first)
+    dropout = _driver.check_options(
+        fn, dropout, key, unroll, checkpoint_every, batch_first, precision
+    )
     return _driver.run(
         fn,
         _cells.GRU,

@@ -368,7 +368,7 @@ def test_load_params_rejects_params_that_do_not_fit():
     cell = jrnn.nnx.RNNCell(3, 4, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match=r"RNNCell.load_params`: params do not fit.*bias=False"):
         cell.load_params(jrnn.init_rnn_cell(jax.random.key(1), 3, 4, bias=False))
-    with pytest.raises(ValueError, match=r"RNN.from_params`: params have RNNCell keys"):
+    with pytest.raises(ValueError, match=r"RNN.from_params`: params have torch.nn.RNNCell keys"):
         jrnn.nnx.RNN.from_params(cell.to_params(), rngs=nnx.Rngs(0))
 
 
