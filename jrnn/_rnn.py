@@ -70,7 +70,8 @@ def rnn(
     Raises:
         ValueError: params that are not an RNN state_dict; x, h0 or lengths of the wrong shape;
             lengths out of range; unknown nonlinearity; dropout outside ``[0, 1]``.
-        TypeError: x or h0 not in the params' dtype, lengths not integer, a traced option.
+        TypeError: x or h0 not an array, or not in the params' dtype; lengths not integer; a
+            traced option.
 
     Example:
         >>> import jax, jax.numpy as jnp, jrnn
@@ -132,7 +133,7 @@ def lstm(
     Args:
         params: ``torch.nn.LSTM(...).state_dict()`` as arrays, e.g. from :func:`jrnn.init_lstm`.
         x: the input sequence, in the params' dtype.
-        state: ``(h0, c0)``; ``None`` means zeros.
+        state: ``(h0, c0)``; ``None`` (or ``None`` for one of the two) means zeros.
         batch_first: ``x`` and ``output`` are ``(N, L, ...)``.
         lengths: as :func:`rnn`: ``h_n`` and ``c_n`` hold each row's last valid step.
         dropout: as :func:`rnn`.
@@ -147,8 +148,8 @@ def lstm(
     Raises:
         ValueError: params that are not an LSTM state_dict (another kind's get a hint); x,
             state or lengths of the wrong shape; lengths out of range; dropout outside [0, 1].
-        TypeError: ``state`` not a ``(h0, c0)`` pair; arrays not in the params' dtype; lengths
-            not integer; a traced option.
+        TypeError: ``state`` not a ``(h0, c0)`` pair; x or a state not an array, or not in the
+            params' dtype; lengths not integer; a traced option.
 
     Example:
         >>> import jax, jax.numpy as jnp, jrnn
@@ -224,7 +225,8 @@ def gru(
     Raises:
         ValueError: params that are not a GRU state_dict (another kind's get a hint); x, h0 or
             lengths of the wrong shape; lengths out of range; dropout outside [0, 1].
-        TypeError: arrays not in the params' dtype; lengths not integer; a traced option.
+        TypeError: x or h0 not an array, or not in the params' dtype; lengths not integer; a
+            traced option.
 
     Example:
         >>> import jax, jax.numpy as jnp, jrnn
