@@ -12,18 +12,6 @@ from ._params import RNNConfig, suffix
 from ._scan import scan_layer, scan_layer_in_segments
 
 
-def check_options(fn: str, dropout, key, unroll, checkpoint_every, batch_first, precision) -> float:
-    """Validate the keyword options every network function shares; return the dropout rate."""
-    _inputs.static(fn, "batch_first", batch_first)
-    _inputs.precision(fn, precision)
-    dropout = _inputs.dropout_rate(fn, dropout)
-    _inputs.random_key(fn, key)
-    _inputs.positive_int(fn, "unroll", unroll)
-    if checkpoint_every is not None:
-        _inputs.positive_int(fn, "checkpoint_every", checkpoint_every)
-    return dropout
-
-
 def run(
     fn: str,
     cell: CellSpec,
@@ -34,13 +22,13 @@ def run(
     *,
     batch_first: bool,
     lengths,
-    dropout: float,
+    dropout,
     key,
     unroll: int,
     precision,
     checkpoint_every: int | None,
 ):
-    """Run a whole network of ``cell`` as torch's module of that kind does.
+    """Check the options, then run a whole network of ``cell`` as torch's module of that kind.
 
     Shapes:
         ``x``: ``(L, N, H_in)``, ``(N, L, H_in)`` if ``batch_first``, or ``(L, H_in)``.
@@ -48,6 +36,13 @@ def run(
         Returns ``output (L, N, D*P)`` (batch-first or unbatched like ``x``) and the final state
         shaped like ``state``.
     """
+    _inputs.static(fn, "batch_first", batch_first)
+    _inputs.precision(fn, precision)
+    dropout = _inputs.dropout_rate(fn, dropout)
+    _inputs.random_key(fn, key)
+    _inputs.positive_int(fn, "unroll", unroll)
+    if checkpoint_every is not None:
+        _inputs.positive_int(fn, "checkpoint_every", checkpoint_every)
     x, unbatched = _inputs.sequence(fn, x, config, batch_first)  # (L, N, H_in)
     seq_len, batch_size = x.shape[:2]
     state = _inputs.initial_state(fn, state, config, batch_size, unbatched)  # leaves (S, N, .)

@@ -85,9 +85,6 @@ def rnn(
     fn = "jrnn.rnn"
     config = rnn_config(fn, params, "RNN")
     _nonlinearity.check(fn, nonlinearity)
-    dropout = _driver.check_options(
-        fn, dropout, key, unroll, checkpoint_every, batch_first, precision
-    )
     return _driver.run(
         fn,
         _cells.ELMAN[nonlinearity],
@@ -161,9 +158,6 @@ def lstm(
     """
     fn = "jrnn.lstm"
     config = rnn_config(fn, params, "LSTM")
-    dropout = _driver.check_options(
-        fn, dropout, key, unroll, checkpoint_every, batch_first, precision
-    )
     output, (h_n, c_n) = _driver.run(
         fn,
         _cells.LSTM,
@@ -237,9 +231,6 @@ def gru(
     """
     fn = "jrnn.gru"
     config = rnn_config(fn, params, "GRU")
-    dropout = _driver.check_options(
-        fn, dropout, key, unroll, checkpoint_every, batch_first, precision
-    )
     return _driver.run(
         fn,
         _cells.GRU,
