@@ -10,7 +10,7 @@ from ._params import cell_config
 def _call(fn, cell, params, x_t, carry, precision):
     """Check ``x_t`` and the carry against the params, then run :func:`jrnn._cells.step`."""
     config = cell_config(fn, params, cell.kind)
-    _inputs.precision(fn, precision)
+    precision = _inputs.precision(fn, precision)
     x_t = _inputs.array(fn, "x_t", x_t)
     if x_t.ndim not in (1, 2) or x_t.shape[-1] != config.input_size:
         raise _errors.cell_x_shape(fn, tuple(x_t.shape), config.input_size)

@@ -37,7 +37,7 @@ def run(
         shaped like ``state``.
     """
     _inputs.static(fn, "batch_first", batch_first)
-    _inputs.precision(fn, precision)
+    precision = _inputs.precision(fn, precision)
     dropout = _inputs.dropout_rate(fn, dropout)
     _inputs.random_key(fn, key)
     _inputs.positive_int(fn, "unroll", unroll)

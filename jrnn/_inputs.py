@@ -160,17 +160,21 @@ def random_key(fn: str, key: object) -> None:
 _PROBE = jax.ShapeDtypeStruct((1, 1), jnp.float32)
 
 
-def precision(fn: str, value: object) -> None:
-    """Refuse a ``precision`` that ``jax.lax.dot`` would refuse, naming ``fn``, before any work.
+def precision(fn: str, value: object):
+    """Return ``precision`` if ``jax.lax.dot`` accepts it (a list pair as a hashable tuple).
 
-    Anything but ``None`` and the enum values is tried on an abstract 1x1 matmul (no XLA).
+    Anything but ``None`` and the enum values is tried on an abstract 1x1 matmul (no XLA), so a
+    bad value is refused naming ``fn`` before any work.
     """
     static(fn, "precision", value)
     if value is None or isinstance(
         value, jax.lax.Precision | jax.lax.DotAlgorithm | jax.lax.DotAlgorithmPreset
     ):
-        return
+        return value
+    if isinstance(value, list):
+        value = tuple(value)  # the engine's static arguments must be hashable
     try:
         jax.eval_shape(lambda a: jax.lax.dot(a, a, precision=value), _PROBE)
     except (TypeError, ValueError) as err:
         raise _errors.precision(fn, value) from err
+    return value

@@ -440,6 +440,11 @@ def test_network_precision(function):
     params = LSTM if function is jrnn.lstm else GRU
     with raises(ValueError, f"`jrnn.{function.__name__}`", "expected precision", "'bogus'"):
         function(params, X, precision="bogus")
+    pair = ["highest", "default"]  # a list is as good as a tuple (the engine needs it hashable)
+    as_list = jax.grad(lambda p: function(p, X, precision=pair)[0].sum())(params)
+    as_tuple = jax.grad(lambda p: function(p, X, precision=tuple(pair))[0].sum())(params)
+    for name, value in as_tuple.items():
+        np.testing.assert_array_equal(as_list[name], value)
 
 
 # ---- x, lengths, key: shared with jrnn.rnn, one case each --------------------------------------
