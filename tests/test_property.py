@@ -51,7 +51,7 @@ def torch_reference(module, x, h0, g_out, g_h, lengths, batched, batch_first):
     return torch_run(module, x, h0, g_out, g_h, lengths=lengths, batch_first=batch_first)
 
 
-@settings(max_examples=50, derandomize=True, deadline=None, database=None)
+@settings(max_examples=40, derandomize=True, deadline=None, database=None)
 @given(configurations())
 def test_random_configurations_match_torch(config):
     rng = np.random.default_rng(config["seed"])
