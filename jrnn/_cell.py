@@ -23,16 +23,10 @@ def _call(fn, cell, params, x_t, carry, precision):
         raise _errors.lstm_cell_state(fn, carry, state_shape)
     elif not cell.paired:
         carry = (carry,)
-    checked = []
-    for name, value in zip(names, carry, strict=True):
-        if value is None:
-            value = jnp.zeros(state_shape, config.dtype)
-        if isinstance(value, tuple | list) and any(hasattr(v, "shape") for v in value):
-            raise _errors.state_not_one_array(fn, name, value, cell.kind)
-        value = _inputs.array(fn, name, value)
-        if tuple(value.shape) != state_shape:
-            raise _errors.cell_h_shape(fn, state_shape, tuple(value.shape), name)
-        checked.append(_inputs.as_array(fn, name, value, config.dtype))
+    checked = [
+        _inputs.state_array(fn, value, name, state_shape, config, _errors.cell_h_shape)
+        for name, value in zip(names, carry, strict=True)
+    ]
     xp = jnp.matmul(x_t, params["weight_ih"].T, precision=precision)  # (N, gates*H)
     if config.bias:
         xp = _cells.add_bias(xp, params["bias_ih"])

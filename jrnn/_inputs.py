@@ -63,7 +63,8 @@ def initial_state(fn: str, state: object, config: RNNConfig, batch_size: int, un
     else:
         h_source = "(hidden_size, from params['weight_ih_l0'])"
     if config.kind != "LSTM":
-        return _state_array(fn, state, "h0", h_shape, h_source, config, unbatched)
+        h0 = state_array(fn, state, "h0", h_shape, config, _shape_error(h_source, unbatched))
+        return h0[:, None] if unbatched else h0
     if state is None:
         state = (None, None)
     if not isinstance(state, tuple | list) or len(state) != 2:
@@ -78,22 +79,32 @@ def initial_state(fn: str, state: object, config: RNNConfig, batch_size: int, un
             f"features; only c0 has hidden_size={config.hidden_size}."
         )
     c_source = "(hidden_size, from params['weight_ih_l0'])"
-    h0 = _state_array(fn, state[0], "h0", h_shape, h_source, config, unbatched, hint)
-    c0 = _state_array(fn, state[1], "c0", c_shape, c_source, config, unbatched, hint)
-    return h0, c0
+    h0 = state_array(fn, state[0], "h0", h_shape, config, _shape_error(h_source, unbatched, hint))
+    c0 = state_array(fn, state[1], "c0", c_shape, config, _shape_error(c_source, unbatched, hint))
+    return (h0[:, None], c0[:, None]) if unbatched else (h0, c0)
 
 
-def _state_array(fn, value, arg, expected, source, config, unbatched, hint=""):
-    """One state array of exactly ``expected`` shape and the params' dtype, as ``(S, N, .)``."""
+def state_array(fn, value, arg, expected, config, shape_error):
+    """One state array (``h0``, ``c0``, a cell's ``h``) of exactly ``expected`` shape and dtype.
+
+    ``None`` means zeros. ``shape_error(fn, expected, got, arg)`` builds the error for a wrong
+    shape, in the caller's terms.
+    """
     if value is None:
         value = jnp.zeros(expected, config.dtype)
     if isinstance(value, tuple | list) and any(hasattr(v, "shape") for v in value):
         raise _errors.state_not_one_array(fn, arg, value, config.kind)
     value = array(fn, arg, value)
     if tuple(value.shape) != expected:
-        raise _errors.h0_shape(fn, expected, tuple(value.shape), unbatched, arg, source, hint)
-    value = as_array(fn, arg, value, config.dtype)
-    return value[:, None] if unbatched else value
+        raise shape_error(fn, expected, tuple(value.shape), arg)
+    return as_array(fn, arg, value, config.dtype)
+
+
+def _shape_error(source, unbatched, hint=""):
+    """A network's initial-state shape error: where the size came from, and the common fixes."""
+    return lambda fn, expected, got, arg: _errors.h0_shape(
+        fn, expected, got, unbatched, arg, source, hint
+    )
 
 
 def valid_steps(
