@@ -7,7 +7,7 @@ from . import _cells, _errors, _inputs, _nonlinearity
 from ._params import cell_config
 
 
-def _call(fn, cell, params, x_t, carry, precision):
+def checked_step(fn, cell, params, x_t, carry, precision):
     """Check ``x_t`` and the carry against the params, then run :func:`jrnn._cells.step`."""
     config = cell_config(fn, params, cell.kind)
     precision = _inputs.precision(fn, precision)
@@ -82,7 +82,7 @@ def cell_step(
     """
     fn = "jrnn.cell_step"
     _nonlinearity.check(fn, nonlinearity)
-    return _call(fn, _cells.ELMAN[nonlinearity], params, x_t, h, precision)
+    return checked_step(fn, _cells.ELMAN[nonlinearity], params, x_t, h, precision)
 
 
 def lstm_cell_step(
@@ -125,7 +125,7 @@ def lstm_cell_step(
         >>> h.shape, c.shape
         ((3, 20), (3, 20))
     """
-    return _call("jrnn.lstm_cell_step", _cells.LSTM, params, x_t, state, precision)
+    return checked_step("jrnn.lstm_cell_step", _cells.LSTM, params, x_t, state, precision)
 
 
 def gru_cell_step(
@@ -168,4 +168,4 @@ def gru_cell_step(
         >>> jrnn.gru_cell_step(cell, jnp.ones((3, 10), jnp.float32)).shape
         (3, 20)
     """
-    return _call("jrnn.gru_cell_step", _cells.GRU, params, x_t, h, precision)
+    return checked_step("jrnn.gru_cell_step", _cells.GRU, params, x_t, h, precision)

@@ -279,8 +279,8 @@ def init_size(fn: str, arg: str, value: object, minimum: int) -> ValueError:
     return ValueError(f"`{fn}`: expected {arg} to be an integer >= {minimum}, got {value!r}.")
 
 
-def init_dtype(fn: str, value: object) -> TypeError:
-    return TypeError(f"`{fn}`: expected a floating dtype, got dtype={value!r}.")
+def init_dtype(fn: str, value: object, arg: str = "dtype") -> TypeError:
+    return TypeError(f"`{fn}`: expected a floating dtype, got {arg}={value!r}.")
 
 
 def cell_x_shape(fn: str, shape: tuple, input_size: int) -> ValueError:
@@ -322,9 +322,23 @@ def params_do_not_fit(
 
 def params_dtype_does_not_fit(fn: str, got: object, want: object) -> TypeError:
     return TypeError(
-        f"`{fn}`: expected params of dtype {want} (the model's dtype), got {got}. jrnn does not "
-        "cast silently: cast the params, or build the model with `.from_params(params, rngs=...)`."
+        f"`{fn}`: expected params of dtype {want} (the model's param_dtype), got {got}. jrnn "
+        "does not cast stored params silently: cast them, or build the model with "
+        "`.from_params(params, rngs=...)`, which keeps their dtype."
     )
+
+
+def wrapper_dtype(fn: str, promoted: object) -> TypeError:
+    return TypeError(
+        f"`{fn}`: the inputs and params promote to {promoted}, not a floating dtype. Pass "
+        "floating inputs, or set the module's dtype (e.g. dtype=jnp.float32) to compute in it."
+    )
+
+
+def wrapper_kind_hint(namespace: str, kind: str, cell: bool) -> str:
+    """The fix when a wrapper gets params of another kind: the wrapper for their kind."""
+    name = kind + ("Cell" if cell else "")
+    return f"  These look like torch.nn.{name} params: use `{namespace}.{name}`."
 
 
 def dropout_rng_missing(fn: str, dropout: float) -> ValueError:
@@ -332,6 +346,13 @@ def dropout_rng_missing(fn: str, dropout: float) -> ValueError:
         f"`{fn}`: dropout={dropout} in training mode needs random keys, but the model holds no "
         "'dropout' stream and none was passed. Build it with rngs=nnx.Rngs(...), call it with "
         "rngs=..., or switch dropout off with model.eval()."
+    )
+
+
+def linen_dropout_rng_missing(fn: str, dropout: float) -> ValueError:
+    return ValueError(
+        f"`{fn}`: dropout={dropout} with deterministic=False needs a 'dropout' rng, and none "
+        "was given: call apply(..., rngs={'dropout': key}), or pass deterministic=True."
     )
 
 
@@ -506,6 +527,74 @@ def pt_not_a_tensor(key: object, value: object) -> ValueError:
         f"entry {key!r} is a {type(value).__name__}, not a tensor. For a training checkpoint "
         "that wraps a state_dict, load it with torch.load(path, weights_only=True) and pass the "
         "state_dict to jrnn.from_torch"
+    )
+
+
+# jrnn.save of a whole model's nested params (jrnn._tree)
+
+
+def tree_key(fn: str, parent: str, key: object) -> TypeError | ValueError:
+    where = f"under {parent!r}" if parent else "at the top level"
+    error = ValueError if isinstance(key, str) else TypeError
+    return error(
+        f"`{fn}`: expected the keys of nested params to be non-empty str without '.' (they are "
+        f"joined with '.' into torch's state_dict names, which a '.' inside a key would make "
+        f"ambiguous), got {key!r} ({type(key).__name__}) {where}."
+    )
+
+
+def tree_empty(fn: str, name: str) -> ValueError:
+    return ValueError(
+        f"`{fn}`: the entry {name!r} of nested params is an empty mapping, which a state_dict "
+        "has no name for. Drop it, or fill it."
+    )
+
+
+def tree_leaf_type(fn: str, name: str, value: object) -> TypeError:
+    return TypeError(
+        f"`{fn}`: expected the entry {name!r} of nested params to be an array (JAX, NumPy or a "
+        f"torch tensor), got {type(value).__name__}."
+    )
+
+
+def tree_leaf_dtype(fn: str, name: str, dtype: object) -> TypeError:
+    return TypeError(
+        f"`{fn}`: the entry {name!r} of nested params has dtype {dtype}; jrnn writes floating "
+        "tensors only (float16, bfloat16, float32 or float64), integer, bool and complex ones "
+        "are refused. Leave it out of the params (e.g. a BatchNorm's num_batches_tracked) or "
+        "cast it."
+    )
+
+
+def tree_network(name: str, err: Exception) -> TypeError | ValueError:
+    error = TypeError if isinstance(err, TypeError) else ValueError
+    prefix = name + "."
+    return error(
+        f"{err}\n  (in the recurrent network {name!r} of nested params, prefix {prefix!r})"
+    )
+
+
+def tree_no_network(fn: str, names: list[str]) -> ValueError:
+    shown = ", ".join(repr(k) for k in names[:8]) + (", ..." if len(names) > 8 else "")
+    return ValueError(
+        f"`{fn}`: nested params hold no recurrent network: no sub-mapping has a key "
+        "'weight_ih_l0' (torch.nn.RNN/LSTM/GRU) or 'weight_ih' (a cell). "
+        f"Entries: {shown}."
+    )
+
+
+def tree_nonlinearity(fn: str, kinds: Mapping[str, str], value: object) -> ValueError:
+    elman = [name for name, kind in kinds.items() if kind in ("RNN", "RNNCell")]
+    listing = ", ".join(f"{name!r}: {kind}" for name, kind in kinds.items())
+    fix = (
+        "record each one's under a metadata key of your own"
+        if elman
+        else "drop nonlinearity= (LSTM and GRU nonlinearities are fixed by the kind)"
+    )
+    return ValueError(
+        f"`{fn}`: nonlinearity={value!r} is recorded for nested params holding exactly one Elman "
+        f"network (torch.nn.RNN or RNNCell), but they hold {len(elman)} (networks: {listing}); "
+        f"{fix}."
     )
 
 

@@ -20,13 +20,19 @@ def is_positive_int(value: object) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | np.integer) and value >= 1
 
 
-def check_init_args(fn: str, sizes: Mapping[str, object], dtype: object) -> None:
-    """Raise unless every size is an integer >= 1 and ``dtype`` is floating."""
+def check_init_args(
+    fn: str, sizes: Mapping[str, object], dtype: object, dtype_arg: str = "dtype"
+) -> None:
+    """Raise unless every size is an integer >= 1 and ``dtype`` (named ``dtype_arg``) floats."""
     for arg, value in sizes.items():
         if not is_positive_int(value):
             raise _errors.init_size(fn, arg, value, 1)
-    if not jnp.issubdtype(jnp.dtype(dtype), jnp.floating):
-        raise _errors.init_dtype(fn, dtype)
+    try:
+        floating = jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
+    except TypeError:  # not a dtype at all, e.g. "foo"
+        floating = False
+    if not floating:
+        raise _errors.init_dtype(fn, dtype, dtype_arg)
 
 
 def check_proj_size(fn: str, kind: str, proj_size: object, hidden_size: int) -> int:
