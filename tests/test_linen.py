@@ -1,4 +1,4 @@
-"""jrnn.linen: torch's parameter tree, the functional core's numbers, torch's outputs, every kind."""
+"""jrnn.linen: torch's params tree, the core's numbers, torch's outputs, for every kind."""
 
 import functools
 import math
@@ -286,8 +286,8 @@ def test_every_setting_reaches_the_core(monkeypatch, kind, settings):
     x, state, lengths = jnp.ones((2, 4, 5), jnp.float32), object(), [4, 1]
     rngs = {"params": jax.random.key(0), "dropout": jax.random.key(1)}
     model.init(rngs, x, state, lengths=lengths, deterministic=False)
-    [((fn, torch_module, params, got_x, got_state), kwargs)] = calls
-    assert fn == f"jrnn.linen.{kind}" and torch_module == getattr(_wrappers, kind)
+    [((fn, declared, params, got_x, got_state), kwargs)] = calls
+    assert fn == f"jrnn.linen.{kind}" and declared == getattr(_wrappers, kind)
     assert got_x is x and got_state is state and kwargs.pop("lengths") is lengths
     assert kwargs.pop("key") is not None
     assert kwargs.pop("nonlinearity") == settings.pop("nonlinearity", "tanh")

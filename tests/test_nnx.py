@@ -10,10 +10,26 @@ import optax
 import pytest
 import safetensors.torch
 import torch
+from _torch_reference import (
+    JRNN_FUNCTIONS,
+    TORCH_CELLS,
+    TORCH_MODULES,
+    leaves,
+    numpy_tree,
+    random_cell_params,
+    random_params,
+    torch_cell,
+    torch_forward,
+    torch_module,
+)
 from flax import nnx
 
 import jrnn
 import jrnn.nnx
+from jrnn import _wrappers
+
+KINDS = ("RNN", "LSTM", "GRU")
+CELL_STEPS = {"RNN": jrnn.cell_step, "LSTM": jrnn.lstm_cell_step, "GRU": jrnn.gru_cell_step}
 
 
 def normal(seed, shape, dtype=jnp.float32):
@@ -28,46 +44,86 @@ def param_state(model: nnx.Module) -> dict[tuple, jax.Array]:
     return {path: v.get_value() for path, v in nnx.to_flat_state(nnx.state(model, nnx.Param))}
 
 
+def initial_state(kind, shape, hidden_size, seed, dtype=jnp.float64):
+    """``h0``, or LSTM's ``(h0, c0)`` with ``c0`` of ``hidden_size`` features."""
+    h0 = normal(seed, shape, dtype)
+    if kind != "LSTM":
+        return h0
+    return h0, normal(seed + 1, (*shape[:-1], hidden_size), dtype)
+
+
+def assert_leaves_close(actual, expected, **tolerance):
+    actual, expected = jax.tree.leaves(actual), jax.tree.leaves(expected)
+    assert len(actual) == len(expected)
+    for got, want in zip(actual, expected, strict=True):
+        np.testing.assert_allclose(got, want, **tolerance)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
-    "input_size, hidden_size, num_layers, bias, bidirectional",
-    [(1, 1, 1, True, False), (3, 5, 2, False, True), (4, 2, 3, True, True)],
+    "input_size, hidden_size, num_layers, bias, bidirectional, proj_size",
+    [(1, 1, 1, True, False, 0), (3, 5, 2, False, True, 2)],
 )
-def test_param_paths_are_torchs_keys(input_size, hidden_size, num_layers, bias, bidirectional):
+def test_param_paths_are_torchs_keys(
+    kind, input_size, hidden_size, num_layers, bias, bidirectional, proj_size
+):
+    options = dict(bias=bias, bidirectional=bidirectional)
+    if kind == "LSTM" and proj_size:
+        options["proj_size"] = proj_size
     model = nnx.eval_shape(  # abstract: shapes only, nothing drawn
-        lambda: jrnn.nnx.RNN(
+        lambda: getattr(jrnn.nnx, kind)(
             input_size,
             hidden_size,
             num_layers,
-            bias=bias,
-            bidirectional=bidirectional,
+            param_dtype=jnp.float64,
             rngs=nnx.Rngs(0),
+            **options,
         )
     )
-    reference = jrnn.from_torch(
-        torch.nn.RNN(input_size, hidden_size, num_layers, bias=bias, bidirectional=bidirectional)
-    )
+    reference = jrnn.from_torch(TORCH_MODULES[kind](input_size, hidden_size, num_layers, **options))
     state = param_state(model)
     assert {path: v.shape for path, v in state.items()} == {
         (k,): v.shape for k, v in reference.items()
     }
     assert layout(model.to_params()) == layout(reference)  # torch's order too
-    assert {v.dtype for v in state.values()} == {jnp.dtype(jnp.float32)}
+    assert {v.dtype for v in state.values()} == {jnp.dtype(jnp.float64)}  # param_dtype
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("bias", [True, False])
-def test_cell_param_paths_are_torchs_keys(bias):
-    cell = jrnn.nnx.RNNCell(3, 5, bias=bias, rngs=nnx.Rngs(0))
-    reference = jrnn.from_torch(torch.nn.RNNCell(3, 5, bias=bias))
+def test_cell_param_paths_are_torchs_keys(kind, bias):
+    cell = nnx.eval_shape(
+        lambda: getattr(jrnn.nnx, kind + "Cell")(3, 5, bias=bias, rngs=nnx.Rngs(0))
+    )
+    reference = jrnn.from_torch(TORCH_CELLS[kind](3, 5, bias=bias))
     assert {p: v.shape for p, v in param_state(cell).items()} == {
         (k,): v.shape for k, v in reference.items()
     }
     assert layout(cell.to_params()) == layout(reference)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_init_is_drawn_as_the_core_draws_it(kind):
+    """The core's init (checked against torch's U(-1/sqrt(H), 1/sqrt(H)) in test_init*.py)."""
+    options = {"proj_size": 2} if kind == "LSTM" else {}
+    init = {"RNN": jrnn.init_rnn, "LSTM": jrnn.init_lstm, "GRU": jrnn.init_gru}[kind]
+    params = getattr(jrnn.nnx, kind)(3, 4, 2, rngs=nnx.Rngs(params=5), **options).to_params()
+    assert_leaves_close(params, init(nnx.Rngs(params=5).params(), 3, 4, 2, **options), rtol=0)
+    with_dropout = getattr(jrnn.nnx, kind)(
+        3, 4, 2, dropout=0.5, rngs=nnx.Rngs(params=5, dropout=1), **options
+    )
+    assert_leaves_close(with_dropout.to_params(), params, rtol=0)  # dropout draws no params
+    cell_init = {"RNN": jrnn.init_rnn_cell, "LSTM": jrnn.init_lstm_cell, "GRU": jrnn.init_gru_cell}
+    cell = getattr(jrnn.nnx, kind + "Cell")(3, 4, rngs=nnx.Rngs(params=5))
+    assert_leaves_close(
+        cell.to_params(), cell_init[kind](nnx.Rngs(params=5).params(), 3, 4), rtol=0
+    )
+
+
 def test_init_is_torchs_uniform():
     hidden_size, bound = 64, 1 / math.sqrt(64)
-    params = jrnn.nnx.RNN(32, hidden_size, 2, rngs=nnx.Rngs(0)).to_params()
-    reference = jrnn.from_torch(torch.nn.RNN(32, hidden_size, 2))
+    params = jrnn.nnx.LSTM(32, hidden_size, 2, proj_size=16, rngs=nnx.Rngs(0)).to_params()
+    reference = jrnn.from_torch(torch.nn.LSTM(32, hidden_size, 2, proj_size=16))
     assert set(params) == set(reference)
     for values in (params, reference):  # torch's U(-1/sqrt(H), 1/sqrt(H)), checked on torch too
         for value in map(np.asarray, values.values()):
@@ -77,35 +133,29 @@ def test_init_is_torchs_uniform():
     assert not np.allclose(params["weight_hh_l0"], params["weight_hh_l1"])  # own streams
 
 
-def test_dropout_does_not_change_the_initial_params():
-    plain = jrnn.nnx.RNN(3, 4, 2, rngs=nnx.Rngs(0))
-    with_dropout = jrnn.nnx.RNN(3, 4, 2, dropout=0.5, rngs=nnx.Rngs(0))
-    for name, value in plain.to_params().items():
-        np.testing.assert_array_equal(value, with_dropout.to_params()[name])
-
-
 @pytest.mark.parametrize(
-    "config",
+    "kind, config",
     [
-        dict(num_layers=2, batch_first=True, nonlinearity="relu"),
-        dict(num_layers=1, bias=False, unroll=3, precision="highest"),
+        ("RNN", dict(num_layers=2, batch_first=True, nonlinearity="relu")),
+        ("LSTM", dict(num_layers=2, bidirectional=True, proj_size=3, unroll=2)),
+        ("GRU", dict(num_layers=1, bias=False, precision="highest", checkpoint_every=2)),
     ],
 )
-def test_outputs_and_gradients_equal_the_core(config):
-    model = jrnn.nnx.RNN(2, 4, dtype=jnp.float64, rngs=nnx.Rngs(0), **config)
+def test_outputs_and_gradients_equal_the_core(kind, config):
+    model = getattr(jrnn.nnx, kind)(2, 4, param_dtype=jnp.float64, rngs=nnx.Rngs(0), **config)
     x = normal(0, (3, 5, 2) if config.get("batch_first") else (5, 3, 2), jnp.float64)
     num_states = (2 if config.get("bidirectional") else 1) * config["num_layers"]
-    h0 = normal(2, (num_states, 3, 4), jnp.float64)
-    core_config = {k: v for k, v in config.items() if k not in ("num_layers", "bias")}
-    core_config.pop("bidirectional", None)
+    state = initial_state(kind, (num_states, 3, config.get("proj_size") or 4), 4, seed=2)
+    sizes = ("num_layers", "bias", "bidirectional", "proj_size")
+    core_config = {k: v for k, v in config.items() if k not in sizes}
 
     def loss(out):
-        output, h_n = out
-        return jnp.sum(jnp.sin(output)) + jnp.sum(h_n**2)
+        output, final = out
+        return jnp.sum(jnp.sin(output)) + sum(jnp.sum(f**2) for f in jax.tree.leaves(final))
 
-    ours, grads = nnx.jit(nnx.value_and_grad(lambda m: loss(m(x, h0))))(model)
+    ours, grads = nnx.jit(nnx.value_and_grad(lambda m: loss(m(x, state))))(model)
     params = model.to_params()
-    core_loss = lambda p: loss(jrnn.rnn(p, x, h0, **core_config))  # noqa: E731
+    core_loss = lambda p: loss(JRNN_FUNCTIONS[kind](p, x, state, **core_config))  # noqa: E731
     core, core_grads = jax.jit(jax.value_and_grad(core_loss))(params)
     np.testing.assert_allclose(ours, core, rtol=1e-12)
     grads = {path[0]: g[...] for path, g in nnx.to_flat_state(grads)}
@@ -114,91 +164,85 @@ def test_outputs_and_gradients_equal_the_core(config):
         np.testing.assert_allclose(grads[name], core_grads[name], rtol=1e-12, atol=1e-12)
 
 
-def test_cell_outputs_and_gradients_equal_the_core():
-    cell = jrnn.nnx.RNNCell(2, 4, nonlinearity="relu", dtype=jnp.float64, rngs=nnx.Rngs(0))
-    x_t, h = normal(0, (3, 2), jnp.float64), normal(1, (3, 4), jnp.float64)
-    grads = nnx.jit(nnx.grad(lambda c: jnp.sum(c(x_t, h) ** 2)))(cell)
-    core_loss = lambda p: jnp.sum(jrnn.cell_step(p, x_t, h, nonlinearity="relu") ** 2)  # noqa: E731
-    core_grads = jax.jit(jax.grad(core_loss))(cell.to_params())
+@pytest.mark.parametrize("kind", KINDS)
+def test_cell_outputs_and_gradients_equal_the_core(kind):
+    cell = getattr(jrnn.nnx, kind + "Cell")(2, 4, param_dtype=jnp.float64, rngs=nnx.Rngs(0))
+    x_t = normal(0, (3, 2), jnp.float64)
+    state = initial_state(kind, (3, 4), 4, seed=1)
+
+    def loss(out):
+        return sum(jnp.sum(s**2) for s in jax.tree.leaves(out))
+
+    grads = nnx.grad(lambda c: loss(c(x_t, state)))(cell)
+    core_grads = jax.grad(lambda p: loss(CELL_STEPS[kind](p, x_t, state)))(cell.to_params())
     for path, g in nnx.to_flat_state(grads):
         np.testing.assert_allclose(g[...], core_grads[path[0]], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(
-        cell(x_t[0]), jrnn.cell_step(cell.to_params(), x_t[0], nonlinearity="relu")
-    )
+    assert_leaves_close(cell(x_t[0]), CELL_STEPS[kind](cell.to_params(), x_t[0]))
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
-    "input_size, hidden_size, num_layers, nonlinearity, bidirectional, batch_first",
-    [(1, 1, 1, "tanh", False, False), (3, 5, 2, "relu", True, True)],
+    "input_size, hidden_size, num_layers, bidirectional, batch_first, lengths",
+    [(1, 1, 1, False, False, None), (3, 5, 2, True, True, [6, 2, 5, 1])],
 )
 def test_torch_weights_drop_in(
-    input_size, hidden_size, num_layers, nonlinearity, bidirectional, batch_first
+    kind, input_size, hidden_size, num_layers, bidirectional, batch_first, lengths
 ):
-    torch.manual_seed(0)
-    reference = torch.nn.RNN(
+    """torch's module, its weights built into and loaded into the wrapper; packed lengths."""
+    rng = np.random.default_rng(0)
+    proj_size = 2 if kind == "LSTM" and hidden_size > 2 else 0
+    params = random_params(
+        rng,
+        kind,
         input_size,
         hidden_size,
         num_layers,
-        nonlinearity=nonlinearity,
         bidirectional=bidirectional,
-        batch_first=batch_first,
+        proj_size=proj_size,
+        dtype="float32",
     )
-    x = torch.randn(4, 6, input_size)
-    want_output, want_h_n = reference(x)
-    built = jrnn.nnx.RNN.from_params(
-        jrnn.from_torch(reference),
-        nonlinearity=nonlinearity,
-        batch_first=batch_first,
-        rngs=nnx.Rngs(0),
+    x = rng.standard_normal((4, 6, input_size)).astype(np.float32)
+    nonlinearity = {"nonlinearity": "relu"} if kind == "RNN" else {}
+    want = torch_forward(
+        torch_module(kind, params, **nonlinearity), torch.from_numpy(x), None, lengths, batch_first
     )
-    loaded = jrnn.nnx.RNN(
+    built = getattr(jrnn.nnx, kind).from_params(
+        params, batch_first=batch_first, rngs=nnx.Rngs(0), **nonlinearity
+    )
+    loaded = getattr(jrnn.nnx, kind)(
         input_size,
         hidden_size,
         num_layers,
-        nonlinearity=nonlinearity,
         bidirectional=bidirectional,
         batch_first=batch_first,
+        proj_size=proj_size,
         rngs=nnx.Rngs(1),
+        **nonlinearity,
     )
-    loaded.load_params(jrnn.from_torch(reference))
-    forward = nnx.jit(lambda model, x: model(x))
+    loaded.load_params(params)
+    lengths = None if lengths is None else jnp.asarray(lengths)
+    forward = nnx.jit(lambda model, x, lengths: model(x, lengths=lengths))
     for model in (built, loaded):
-        output, h_n = forward(model, jnp.asarray(x.numpy()))
-        np.testing.assert_allclose(output, want_output.detach().numpy(), atol=1e-5)
-        np.testing.assert_allclose(h_n, want_h_n.detach().numpy(), atol=1e-5)
+        assert_leaves_close(forward(model, x, lengths), numpy_tree(want), atol=1e-5)
 
 
-def test_torch_cell_weights_drop_in():
-    torch.manual_seed(0)
-    reference = torch.nn.RNNCell(3, 5, bias=False)
-    x_t, h = torch.randn(2, 3), torch.randn(2, 5)
-    want = reference(x_t, h).detach().numpy()
-    built = jrnn.nnx.RNNCell.from_params(jrnn.from_torch(reference), rngs=nnx.Rngs(0))
-    loaded = jrnn.nnx.RNNCell(3, 5, bias=False, rngs=nnx.Rngs(1))
-    loaded.load_params(jrnn.from_torch(reference))
+@pytest.mark.parametrize("kind", KINDS)
+def test_torch_cell_weights_drop_in(kind):
+    rng = np.random.default_rng(0)
+    params = random_cell_params(rng, kind, 3, 5, bias=False, dtype="float32")
+    x_t = rng.standard_normal((2, 3)).astype(np.float32)
+    state = initial_state(kind, (2, 5), 5, seed=0, dtype=jnp.float32)
+    want = numpy_tree(torch_cell(kind, params)(torch.from_numpy(x_t), leaves(state)))
+    built = getattr(jrnn.nnx, kind + "Cell").from_params(params, rngs=nnx.Rngs(0))
+    loaded = getattr(jrnn.nnx, kind + "Cell")(3, 5, bias=False, rngs=nnx.Rngs(1))
+    loaded.load_params(params)
     for cell in (built, loaded):
-        got = cell(jnp.asarray(x_t.numpy()), jnp.asarray(h.numpy()))
-        np.testing.assert_allclose(got, want, atol=1e-5)
-
-
-def test_lengths_match_torch_packed_sequences():
-    torch.manual_seed(0)
-    reference = torch.nn.RNN(2, 3, 2, bidirectional=True)
-    x, lengths = torch.randn(5, 3, 2), torch.tensor([5, 2, 4])
-    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
-    packed_output, want_h_n = reference(packed)
-    want_output, _ = torch.nn.utils.rnn.pad_packed_sequence(packed_output, total_length=5)
-    model = jrnn.nnx.RNN.from_params(jrnn.from_torch(reference), rngs=nnx.Rngs(0))
-    output, h_n = nnx.jit(lambda model, x, lengths: model(x, lengths=lengths))(
-        model, jnp.asarray(x.numpy()), jnp.asarray(lengths.numpy())
-    )
-    np.testing.assert_allclose(output, want_output.detach().numpy(), atol=1e-5)
-    np.testing.assert_allclose(h_n, want_h_n.detach().numpy(), atol=1e-5)
+        assert_leaves_close(cell(x_t, state), want, atol=1e-5)
 
 
 def test_dropout_follows_nnx_train_and_eval():
     model = jrnn.nnx.RNN(
-        3, 6, 2, dropout=0.5, dtype=jnp.float64, rngs=nnx.Rngs(params=0, dropout=1)
+        3, 6, 2, dropout=0.5, param_dtype=jnp.float64, rngs=nnx.Rngs(params=0, dropout=1)
     )
     x = normal(0, (4, 2, 3), jnp.float64)
     params = model.to_params()
@@ -260,34 +304,44 @@ def test_dropout_errors():
         model(x, rngs=3)
 
 
-def test_every_setting_reaches_the_core(monkeypatch):
+@pytest.mark.parametrize(
+    "kind, settings",
+    [("RNN", dict(nonlinearity="relu")), ("LSTM", dict(proj_size=2)), ("GRU", {})],
+)
+def test_every_setting_reaches_the_core(monkeypatch, kind, settings):
     calls = []
-    monkeypatch.setattr(jrnn.nnx, "rnn", lambda *args, **kwargs: calls.append((args, kwargs)))
+    monkeypatch.setattr(jrnn.nnx, "run", lambda *args, **kwargs: calls.append((args, kwargs)))
     settings = dict(
-        nonlinearity="relu",
+        settings,
         batch_first=True,
         dropout=0.25,
+        dtype=jnp.float32,
         unroll=2,
         precision="highest",
         checkpoint_every=2,
     )
-    model = jrnn.nnx.RNN(5, 3, 3, rngs=nnx.Rngs(0), **settings)
-    x, h0, lengths = jnp.ones((2, 4, 5), jnp.float32), jnp.ones((3, 2, 3), jnp.float32), [4, 1]
-    model(x, h0, lengths=lengths)
-    [((params, got_x, got_h0), kwargs)] = calls
-    assert got_x is x and got_h0 is h0 and kwargs.pop("lengths") is lengths
-    assert kwargs.pop("key") is not None
-    assert kwargs == settings
-    assert params.keys() == model.to_params().keys()
-    built = jrnn.nnx.RNN.from_params(model.to_params(), rngs=nnx.Rngs(0), **settings)
-    built(x, h0, lengths=lengths)
-    kwargs = calls[1][1]
-    assert kwargs.pop("key") is not None and kwargs.pop("lengths") is lengths
-    assert kwargs == settings
+    model = getattr(jrnn.nnx, kind)(5, 3, 3, rngs=nnx.Rngs(0), **settings)
+    x, state, lengths = jnp.ones((2, 4, 5), jnp.float32), object(), [4, 1]
+    model(x, state, lengths=lengths)
+    built = getattr(jrnn.nnx, kind).from_params(
+        model.to_params(),
+        rngs=nnx.Rngs(0),
+        **{k: v for k, v in settings.items() if k != "proj_size"},
+    )
+    built(x, state, lengths=lengths)
+    settings.pop("proj_size", None)
+    nonlinearity = settings.pop("nonlinearity", "tanh")
+    for (fn, declared, params, got_x, got_state), kwargs in calls:
+        assert fn == f"jrnn.nnx.{kind}" and declared == getattr(_wrappers, kind)
+        assert got_x is x and got_state is state and kwargs.pop("lengths") is lengths
+        assert params.keys() == model.to_params().keys()
+        assert kwargs.pop("key") is not None and kwargs.pop("nonlinearity") == nonlinearity
+        assert kwargs == settings
+    assert len(calls) == 2
 
 
 def test_jitted_nnx_optimizer_lowers_the_loss():
-    model = jrnn.nnx.RNN(2, 8, 2, batch_first=True, dropout=0.1, rngs=nnx.Rngs(0))
+    model = jrnn.nnx.GRU(2, 8, 2, batch_first=True, dropout=0.1, rngs=nnx.Rngs(0))
     x = normal(0, (16, 10, 2))
     target = jnp.tanh(jnp.cumsum(x[..., :1], axis=1) / 3)  # (N, L, 1): a running sum
     optimizer = nnx.Optimizer(model, optax.adam(2e-2), wrt=nnx.Param)
@@ -330,18 +384,16 @@ def test_split_merge_round_trip():
 
 
 def test_saved_model_loads_into_torch_and_back(tmp_path):
-    model = jrnn.nnx.RNN(3, 4, 2, bidirectional=True, nonlinearity="relu", rngs=nnx.Rngs(0))
-    path = tmp_path / "rnn.safetensors"
+    model = jrnn.nnx.LSTM(3, 4, 2, bidirectional=True, proj_size=2, rngs=nnx.Rngs(0))
+    path = tmp_path / "lstm.safetensors"
     jrnn.save(path, model.to_params())
-    reference = torch.nn.RNN(3, 4, 2, bidirectional=True, nonlinearity="relu")
+    reference = torch.nn.LSTM(3, 4, 2, bidirectional=True, proj_size=2)
     reference.load_state_dict(safetensors.torch.load_file(path), strict=True)
     x = normal(0, (5, 2, 3))
-    want_output, want_h_n = reference(torch.from_numpy(np.array(x)))
-    output, h_n = model(x)
-    np.testing.assert_allclose(output, want_output.detach().numpy(), atol=1e-5)
-    np.testing.assert_allclose(h_n, want_h_n.detach().numpy(), atol=1e-5)
+    want = torch_forward(reference, torch.from_numpy(np.array(x)), None)
+    assert_leaves_close(model(x), numpy_tree(want), atol=1e-5)
 
-    again = jrnn.nnx.RNN.from_params(jrnn.load(path), nonlinearity="relu", rngs=nnx.Rngs(1))
+    again = jrnn.nnx.LSTM.from_params(jrnn.load(path), rngs=nnx.Rngs(1))
     for name, value in model.to_params().items():
         np.testing.assert_array_equal(again.to_params()[name], value)
 
@@ -353,38 +405,63 @@ def test_load_params_rejects_params_that_do_not_fit():
     with pytest.raises(ValueError, match=r"load_params`: params do not fit.*bidirectional=True"):
         model.load_params(other)
     as_float64 = {k: v.astype(jnp.float64) for k, v in before.items()}
-    with pytest.raises(TypeError, match=r"load_params`: expected params of dtype float32"):
+    with pytest.raises(TypeError, match=r"load_params`: expected params of dtype float32 \(the"):
         model.load_params(as_float64)
     with pytest.raises(ValueError, match=r"look like torch.nn.LSTM params: call `jrnn.lstm`"):
-        model.load_params(
-            {
-                k: jnp.asarray(v.detach().numpy())
-                for k, v in torch.nn.LSTM(3, 4, 2).state_dict().items()
-            }
-        )
+        model.load_params(jrnn.from_torch(torch.nn.LSTM(3, 4, 2)))
     for name, value in before.items():  # nothing was half-loaded
         np.testing.assert_array_equal(model.to_params()[name], value)
 
-    cell = jrnn.nnx.RNNCell(3, 4, rngs=nnx.Rngs(0))
-    with pytest.raises(ValueError, match=r"RNNCell.load_params`: params do not fit.*bias=False"):
-        cell.load_params(jrnn.init_rnn_cell(jax.random.key(1), 3, 4, bias=False))
-    with pytest.raises(ValueError, match=r"RNN.from_params`: params have torch.nn.RNNCell keys"):
-        jrnn.nnx.RNN.from_params(cell.to_params(), rngs=nnx.Rngs(0))
+    lstm = jrnn.nnx.LSTM(3, 4, rngs=nnx.Rngs(0))
+    projected = jrnn.init_lstm(jax.random.key(1), 3, 4, proj_size=2)
+    with pytest.raises(ValueError, match=r"LSTM.load_params`: params do not fit.*proj_size=2"):
+        lstm.load_params(projected)
+    cell = jrnn.nnx.GRUCell(3, 4, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=r"GRUCell.load_params`: params do not fit.*bias=False"):
+        cell.load_params(jrnn.init_gru_cell(jax.random.key(1), 3, 4, bias=False))
+    with pytest.raises(ValueError, match=r"GRU.from_params`: params have torch.nn.GRUCell keys"):
+        jrnn.nnx.GRU.from_params(cell.to_params(), rngs=nnx.Rngs(0))
+
+
+def test_from_params_keeps_the_params_dtype_and_takes_a_compute_dtype():
+    params = jrnn.init_lstm(jax.random.key(0), 3, 4, dtype=jnp.float64)
+    model = jrnn.nnx.LSTM.from_params(params, dtype=jnp.float32, rngs=nnx.Rngs(0))
+    assert (
+        model.param_dtype == jnp.float64 and model.to_params()["weight_ih_l0"].dtype == jnp.float64
+    )
+    output, (h_n, c_n) = model(jnp.ones((2, 3), jnp.float64))
+    assert output.dtype == h_n.dtype == c_n.dtype == jnp.float32
+    with pytest.raises(TypeError, match="got multiple values for keyword argument 'bias'"):
+        jrnn.nnx.LSTM.from_params(params, bias=False, rngs=nnx.Rngs(0))
 
 
 @pytest.mark.parametrize(
     "build, error, match",
     [
         (lambda r: jrnn.nnx.RNN(0, 4, rngs=r), ValueError, r"`jrnn.nnx.RNN`: .*input_size"),
-        (lambda r: jrnn.nnx.RNN(3, 4, 0, rngs=r), ValueError, r"`jrnn.nnx.RNN`: .*num_layers"),
+        (lambda r: jrnn.nnx.LSTM(3, 4, 0, rngs=r), ValueError, r"`jrnn.nnx.LSTM`: .*num_layers"),
         (lambda r: jrnn.nnx.RNN(3, 4, nonlinearity="gelu", rngs=r), ValueError, "'gelu'"),
-        (lambda r: jrnn.nnx.RNN(3, 4, dropout=-0.1, rngs=r), ValueError, "dropout=-0.1"),
-        (lambda r: jrnn.nnx.RNN(3, 4, dtype=jnp.int32, rngs=r), TypeError, "floating dtype"),
+        (lambda r: jrnn.nnx.GRU(3, 4, dropout=-0.1, rngs=r), ValueError, "dropout=-0.1"),
+        (lambda r: jrnn.nnx.GRU(3, 4, proj_size=1, rngs=r), ValueError, "only supported for LSTM"),
+        (lambda r: jrnn.nnx.LSTM(3, 4, proj_size=5, rngs=r), ValueError, "smaller than hidden"),
+        (lambda r: jrnn.nnx.RNN(3, 4, dtype=jnp.int32, rngs=r), TypeError, "got dtype=<class"),
+        (lambda r: jrnn.nnx.LSTM(3, 4, param_dtype=int, rngs=r), TypeError, "param_dtype=<class"),
         (lambda r: jrnn.nnx.RNNCell(3, 0, rngs=r), ValueError, "`jrnn.nnx.RNNCell`: .*hidden"),
         (lambda r: jrnn.nnx.RNNCell(3, 4, nonlinearity="x", rngs=r), ValueError, "'x'"),
-        (lambda r: jrnn.nnx.RNNCell(3, 4, dtype=int, rngs=r), TypeError, "floating dtype"),
+        (lambda r: jrnn.nnx.LSTMCell(3, 4, dtype="foo", rngs=r), TypeError, "got dtype='foo'"),
+        (lambda r: jrnn.nnx.LSTM(3, 4, nonlinearity="relu", rngs=r), TypeError, "nonlinearity"),
     ],
 )
 def test_bad_configuration_raises(build, error, match):
     with pytest.raises(error, match=match):
         build(nnx.Rngs(0))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_errors_from_the_core_name_the_wrapper(kind):
+    model = getattr(jrnn.nnx, kind)(3, 4, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=rf"`jrnn.nnx.{kind}`: .*pass batch_first=True"):
+        model(jnp.ones((2, 3, 7), jnp.float32))
+    cell = getattr(jrnn.nnx, kind + "Cell")(3, 4, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=rf"`jrnn.nnx.{kind}Cell`: expected x_t"):
+        cell(jnp.ones((2, 5), jnp.float32))
