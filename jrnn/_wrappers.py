@@ -47,7 +47,7 @@ class TorchModule(NamedTuple):
         bidirectional: bool = False,
         proj_size: int = 0,
     ) -> dict[str, tuple[int, ...]]:
-        """torch's ``state_dict()`` keys and shapes for this module, in torch's order."""
+        """Torch's ``state_dict()`` keys and shapes for this module, in torch's order."""
         gates = GATES[self.family]
         if self.cell:
             return cell_layout(input_size, hidden_size, bias, gates)
@@ -85,9 +85,8 @@ def check_options(
     _nonlinearity.check(fn, nonlinearity)
     if module.cell:
         return 0, 0.0
-    return check_proj_size(fn, module.name, proj_size, sizes["hidden_size"]), (
-        _inputs.dropout_rate(fn, dropout)
-    )
+    proj_size = check_proj_size(fn, module.name, proj_size, sizes["hidden_size"])
+    return proj_size, _inputs.dropout_rate(fn, dropout)
 
 
 def compute_dtype(fn: str, dtype: object, arrays: list) -> np.dtype:
