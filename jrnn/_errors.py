@@ -561,8 +561,8 @@ def tree_leaf_dtype(fn: str, name: str, dtype: object) -> TypeError:
     return TypeError(
         f"`{fn}`: the entry {name!r} of nested params has dtype {dtype}; jrnn writes floating "
         "tensors only (float16, bfloat16, float32 or float64), integer, bool and complex ones "
-        "are refused. Leave it out of the params (e.g. a BatchNorm's num_batches_tracked) or "
-        "cast it."
+        "are refused. Leave it out of the params (e.g. a BatchNorm's num_batches_tracked, or "
+        "an NNX model's rng state: take nnx.state(model, nnx.Param)), or cast it."
     )
 
 

@@ -20,10 +20,13 @@ import numpy as np
 from . import _errors, _nonlinearity
 from ._errors import CheckpointError as CheckpointError
 from ._torch import check_prefix, checked_arrays, config_of, to_jax, torch_order
+from ._tree import flatten, is_nested
 
 # jrnn writes these metadata entries itself; "format": "pt" says the tensors are in torch's
-# layout, as Hugging Face tools expect of a safetensors file.
+# layout, as Hugging Face tools expect of a safetensors file. A whole model's file has one
+# "jrnn_kind.<name>" per recurrent network (and "nonlinearity.<name>") instead of the plain two.
 _RESERVED = ("format", "jrnn_version", "jrnn_kind", "nonlinearity")
+_RESERVED_PREFIXES = ("jrnn_kind.", "nonlinearity.")
 
 _SAFETENSORS_DTYPES = {
     "F64": np.float64,
@@ -49,7 +52,8 @@ def _checked_path(fn: str, path: object) -> str:
     return os.fsdecode(path)
 
 
-def _header(fn: str, metadata: object, kind: str, nonlinearity: str | None) -> dict[str, str]:
+def _base_header(fn: str, metadata: object) -> dict[str, str]:
+    """The user's metadata, checked, with the entries every file gets."""
     from . import __version__  # read at call time: jrnn/__init__ imports this module
 
     if metadata is None:
@@ -59,13 +63,31 @@ def _header(fn: str, metadata: object, kind: str, nonlinearity: str | None) -> d
     for key, value in metadata.items():
         if not (isinstance(key, str) and isinstance(value, str)):
             raise _errors.metadata_entry(fn, key, value)
-        if key in _RESERVED:
-            raise _errors.metadata_reserved(fn, key, _RESERVED)
-    header = {**metadata, "format": "pt", "jrnn_version": __version__, "jrnn_kind": kind}
+        if key in _RESERVED or key.startswith(_RESERVED_PREFIXES):
+            reserved = _RESERVED + tuple(f"{p}<name>" for p in _RESERVED_PREFIXES)
+            raise _errors.metadata_reserved(fn, key, reserved)
+    return {**metadata, "format": "pt", "jrnn_version": __version__}
+
+
+def _header(fn: str, metadata: object, kind: str, nonlinearity: str | None) -> dict[str, str]:
+    header = {**_base_header(fn, metadata), "jrnn_kind": kind}
     if nonlinearity is not None:
         if kind not in ("RNN", "RNNCell"):
             raise _errors.nonlinearity_not_elman(fn, kind, nonlinearity)
         header["nonlinearity"] = _nonlinearity.check(fn, nonlinearity)
+    return header
+
+
+def _nested_header(
+    fn: str, metadata: object, kinds: Mapping[str, str], nonlinearity: str | None
+) -> dict[str, str]:
+    header = _base_header(fn, metadata)
+    header.update((f"jrnn_kind.{name}", kind) for name, kind in kinds.items())
+    if nonlinearity is not None:
+        elman = [name for name, kind in kinds.items() if kind in ("RNN", "RNNCell")]
+        if len(elman) != 1:
+            raise _errors.tree_nonlinearity(fn, kinds, nonlinearity)
+        header[f"nonlinearity.{elman[0]}"] = _nonlinearity.check(fn, nonlinearity)
     return header
 
 
@@ -101,16 +123,29 @@ def _write_atomically(path: str, data: bytes) -> None:
 
 def save(
     path: str | os.PathLike,
-    params: Mapping[str, jax.Array],
+    params: Mapping[str, object],
     *,
     metadata: Mapping[str, str] | None = None,
     nonlinearity: str | None = None,
 ) -> None:
-    """Write params of any kind to a safetensors file torch reads as the module's state_dict.
+    """Write params, or a whole model's, to a safetensors file torch reads as its state_dict.
 
     ``module.load_state_dict(safetensors.torch.load_file(path), strict=True)`` works on the
     result for the matching ``torch.nn.RNN``, ``LSTM``, ``GRU`` or cell; the kind is read from
     the keys and shapes as in :func:`jrnn.from_torch`, and recorded in the metadata.
+
+    A whole model's params, as nested mappings (dicts, flax ``FrozenDict``, ``nnx.State``), are
+    written under torch's dotted names: ``{"embed": {"weight": E}, "rnn": rnn_params}`` gives
+    ``embed.weight``, ``rnn.weight_ih_l0``, ..., so the torch model with submodules ``embed``
+    and ``rnn`` loads the file strictly. Every sub-mapping with a ``weight_ih_l0`` or
+    ``weight_ih`` key is a recurrent network or cell, checked as flat params are; its kind is
+    recorded as ``jrnn_kind.<name>`` (``jrnn_kind.rnn``, ``jrnn_kind.encoder.lstm``), and
+    ``jrnn.load(path, prefix="<name>.")`` reads it back (no prefix needed for exactly one).
+    Flax names differ from torch's; rename them yourself: a ``Dense``/``nnx.Linear``
+    ``kernel (in, out)`` is ``Linear.weight`` transposed (``kernel.T``), an ``Embed``'s
+    ``embedding`` is ``Embedding.weight`` as it is. jrnn's linen and NNX RNN params are torch's
+    already (``model.rnn.to_params()`` for NNX).
+
     The write is atomic: the data goes to a temporary file in the same directory, is flushed and
     fsynced, then renamed over ``path`` (and the directory fsynced). On any failure the previous
     file is untouched and no temporary file is left. The new file's mode is the usual one
@@ -122,23 +157,33 @@ def save(
 
     Args:
         path: where to write; must end in ``.safetensors``.
-        params: params of any kind (e.g. from :func:`jrnn.init_rnn`, :func:`jrnn.init_lstm`).
+        params: params of any kind (e.g. from :func:`jrnn.init_rnn`, :func:`jrnn.init_lstm`),
+            or a whole model's nested params: keys non-empty str without ``"."``, leaves
+            floating JAX, NumPy or torch arrays (or ``nnx.Variable`` s of them), at least one
+            recurrent network among them.
         metadata: extra text entries (str to str) for the file's header. jrnn always records
-            ``jrnn_version``, ``jrnn_kind`` (``"RNN"``, ``"RNNCell"``, ``"LSTM"``,
-            ``"LSTMCell"``, ``"GRU"`` or ``"GRUCell"``) and ``format`` (``"pt"``).
-        nonlinearity: an Elman network's ``"tanh"`` or ``"relu"``, recorded as metadata when
-            given; refused for LSTM and GRU params, whose nonlinearities are fixed.
+            ``jrnn_version``, ``format`` (``"pt"``) and ``jrnn_kind`` (``"RNN"``, ``"RNNCell"``,
+            ``"LSTM"``, ``"LSTMCell"``, ``"GRU"`` or ``"GRUCell"``); for nested params one
+            ``jrnn_kind.<name>`` per recurrent network instead. These keys, ``nonlinearity``
+            and those starting with ``jrnn_kind.`` or ``nonlinearity.`` are reserved.
+        nonlinearity: an Elman network's ``"tanh"`` or ``"relu"``, recorded as metadata
+            ``nonlinearity`` when given (``nonlinearity.<name>`` for nested params, which must
+            then hold exactly one ``RNN`` or ``RNNCell``); refused for LSTM and GRU params, whose
+            nonlinearities are fixed.
 
     Raises:
         TypeError: ``path`` not a path; ``metadata`` not a mapping of str to str; params not a
-            mapping of arrays of one floating dtype.
+            mapping of arrays of one floating dtype; in nested params, a key that is not a str,
+            or a leaf that is not a floating array (the message names its dotted key).
         ValueError: ``path`` not ending in ``.safetensors``; a reserved metadata key; unknown
-            nonlinearity, or one given for LSTM/GRU params; params keys missing, unexpected or
-            mis-shaped.
+            nonlinearity, or one given for LSTM/GRU params (for nested params, unless they hold
+            exactly one Elman network); params keys missing, unexpected or mis-shaped (naming
+            the prefix in nested params); in nested params, a key that is empty or holds a
+            ``"."``, an empty mapping, or no recurrent network at all.
         OSError: the file could not be written (the previous one is then left as it was).
 
     Example:
-        >>> import os, tempfile, jax, jrnn
+        >>> import os, tempfile, jax, numpy as np, jrnn
         >>> params = jrnn.init_rnn(jax.random.key(0), input_size=3, hidden_size=4)
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     path = os.path.join(tmp, "rnn.safetensors")
@@ -151,15 +196,32 @@ def save(
         ...     jrnn.save(path, gru)
         ...     print(jrnn.load_metadata(path)["jrnn_kind"], list(jrnn.load(path)) == list(gru))
         GRU True
+        >>> from safetensors.numpy import load_file
+        >>> model = {"rnn": gru, "head": {"weight": np.ones((2, 4), np.float32)}}  # Linear(4, 2)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = os.path.join(tmp, "model.safetensors")
+        ...     jrnn.save(path, model)
+        ...     names = sorted(load_file(path))  # the names torch's load_file gives too
+        ...     kind = jrnn.load_metadata(path)["jrnn_kind.rnn"]
+        ...     again = jrnn.load(path, prefix="rnn.")
+        >>> names  # doctest: +NORMALIZE_WHITESPACE
+        ['head.weight', 'rnn.bias_hh_l0', 'rnn.bias_ih_l0', 'rnn.weight_hh_l0',
+         'rnn.weight_ih_l0']
+        >>> kind, list(again) == list(gru)
+        ('GRU', True)
 
     """
     fn = "jrnn.save"
     path = _checked_path(fn, path)
     if not path.endswith(".safetensors"):
         raise _errors.save_suffix(fn, path)
-    kind, config = config_of(fn, params)
-    header = _header(fn, metadata, kind, nonlinearity)
-    arrays = {key: np.ascontiguousarray(params[key]) for key in torch_order(kind, config)}
+    if is_nested(params):
+        arrays, kinds = flatten(fn, params)
+        header = _nested_header(fn, metadata, kinds, nonlinearity)
+    else:
+        kind, config = config_of(fn, params)
+        header = _header(fn, metadata, kind, nonlinearity)
+        arrays = {key: np.ascontiguousarray(params[key]) for key in torch_order(kind, config)}
     from safetensors.numpy import save as serialize  # safetensors is optional: import on use
 
     _write_atomically(path, serialize(arrays, metadata=header))
@@ -239,7 +301,8 @@ def load(path: str | os.PathLike, *, prefix: str = "") -> dict[str, jax.Array]:
     Args:
         path: the checkpoint; its suffix picks the reader.
         prefix: read only the entries under this prefix, stripped, e.g. ``"encoder.lstm."``
-            for a whole model's state_dict (see :func:`jrnn.from_torch`).
+            for a whole model's state_dict (see :func:`jrnn.from_torch`), or for a file
+            :func:`save` wrote from a whole model's nested params.
 
     Returns:
         A dict from torch's parameter names to JAX arrays.

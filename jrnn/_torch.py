@@ -17,8 +17,8 @@ from . import _errors
 from ._params import GATES, RNNConfig, cell_config, cell_layout, guess_kind, rnn_config, rnn_layout
 
 # The first key of every kind's state_dict: torch.nn.RNN/LSTM/GRU's, and their cells'.
-_ANCHORS = ("weight_ih_l0", "weight_ih")
-_FLOATING = ("float16", "bfloat16", "float32", "float64")
+ANCHORS = ("weight_ih_l0", "weight_ih")
+FLOATING = ("float16", "bfloat16", "float32", "float64")
 
 
 def config_of(fn: str, params: object) -> tuple[str, RNNConfig]:
@@ -68,7 +68,7 @@ def check_prefix(fn: str, prefix: object) -> str:
 
 def network_prefixes(keys: list[str]) -> list[str]:
     """Find the prefix of every recurrent network or cell in a state_dict, in state_dict order."""
-    found = (key[: -len(a)] for key in keys for a in _ANCHORS if key.endswith(a))
+    found = (key[: -len(a)] for key in keys for a in ANCHORS if key.endswith(a))
     return list(dict.fromkeys(p for p in found if p == "" or p.endswith(".")))
 
 
@@ -78,7 +78,7 @@ def _select(fn: str, entries: Mapping, prefix: str) -> dict[str, object]:
     for key in keys:
         if not isinstance(key, str):
             raise _errors.state_dict_key(fn, key)
-    if not prefix and not any(anchor in entries for anchor in _ANCHORS):
+    if not prefix and not any(anchor in entries for anchor in ANCHORS):
         candidates = network_prefixes(keys)
         if not candidates:
             raise _errors.no_network(fn, keys)
@@ -107,7 +107,7 @@ def _floating_numpy(fn: str, key: str, value: object) -> np.ndarray:
     if not (is_tensor or isinstance(value, np.ndarray | jax.Array)):
         raise _errors.state_dict_value(fn, key, value)
     name = str(value.dtype).removeprefix("torch.") if is_tensor else np.dtype(value.dtype).name
-    if name not in _FLOATING:
+    if name not in FLOATING:
         raise _errors.tensor_dtype(fn, key, value.dtype)
     return tensor_to_numpy(value) if is_tensor else np.asarray(value)
 
