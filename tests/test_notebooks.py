@@ -11,12 +11,13 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CELL_TIMEOUT_S = 300
 
 
-def test_the_four_notebooks_are_there():
+def test_the_five_notebooks_are_there():
     assert [path.name for path in NOTEBOOKS] == [
         "01_torch_to_scan.ipynb",
         "02_layers_directions_lengths.ipynb",
         "03_training.ipynb",
         "04_speed.ipynb",
+        "05_gated_cells.ipynb",
     ]
 
 
