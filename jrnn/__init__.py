@@ -3,6 +3,8 @@
 from ._cell import cell_step as cell_step
 from ._cell import gru_cell_step as gru_cell_step
 from ._cell import lstm_cell_step as lstm_cell_step
+from ._errors import TypeAndValueError as TypeAndValueError
+from ._errors import ValueAndRuntimeError as ValueAndRuntimeError
 from ._init import init_gru as init_gru
 from ._init import init_gru_cell as init_gru_cell
 from ._init import init_lstm as init_lstm

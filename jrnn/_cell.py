@@ -1,5 +1,7 @@
 """One step of ``torch.nn.RNNCell``, ``LSTMCell`` and ``GRUCell``: the scan body, called once."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -13,7 +15,7 @@ def checked_step(fn, cell, params, x_t, carry, precision):
     precision = _inputs.precision(fn, precision)
     x_t = _inputs.array(fn, "x_t", x_t)
     if x_t.ndim not in (1, 2) or x_t.shape[-1] != config.input_size:
-        raise _errors.cell_x_shape(fn, tuple(x_t.shape), config.input_size)
+        raise _errors.cell_x_shape(fn, cell.kind, tuple(x_t.shape), config.input_size)
     x_t = _inputs.as_array(fn, "x_t", x_t, config.dtype)
     state_shape = (*x_t.shape[:-1], config.hidden_size)
     names = ("h", "c") if cell.paired else ("h",)
@@ -23,8 +25,9 @@ def checked_step(fn, cell, params, x_t, carry, precision):
         raise _errors.lstm_cell_state(fn, carry, state_shape)
     elif not cell.paired:
         carry = (carry,)
+    shape_error = functools.partial(_errors.cell_h_shape, kind=cell.kind)
     checked = [
-        _inputs.state_array(fn, value, name, state_shape, config, _errors.cell_h_shape)
+        _inputs.state_array(fn, value, name, state_shape, config, shape_error)
         for name, value in zip(names, carry, strict=True)
     ]
     xp = jnp.matmul(x_t, params["weight_ih"].T, precision=precision)  # (N, gates*H)
@@ -81,7 +84,7 @@ def cell_step(
         (5, 10)
     """
     fn = "jrnn.cell_step"
-    _nonlinearity.check(fn, nonlinearity)
+    _nonlinearity.check(fn, nonlinearity, cell=True)
     return checked_step(fn, _cells.ELMAN[nonlinearity], params, x_t, h, precision)
 
 

@@ -1,10 +1,33 @@
 """Every message jrnn raises for bad input, in one place.
 
 Each helper returns an exception (the caller raises it) whose text names the public function,
-the argument, what was expected (and where the expectation came from) and what arrived.
+the argument, what was expected (and where the expectation came from) and what arrived. Where
+torch refuses the same input, the message starts with torch's own sentence and the exception is
+also an instance of torch's type, so code ported from torch (``except RuntimeError:``,
+``assertRaisesRegex(RuntimeError, "Expected hidden size")``) keeps working.
 """
 
 from collections.abc import Mapping
+
+
+class ValueAndRuntimeError(ValueError, RuntimeError):
+    """A bad value (a shape, a length) that torch refuses with a ``RuntimeError``.
+
+    Catchable as either: ``ValueError`` is Python's convention, ``RuntimeError`` is torch's.
+    """
+
+
+class TypeAndValueError(TypeError, ValueError):
+    """A bad type or dtype that torch refuses with the other of the two: catchable as either.
+
+    ``TypeError`` for a dtype (or ``ValueError`` for a size of the wrong type) is what jrnn
+    raised before; torch raises ``ValueError`` (``TypeError``) for the same input.
+    """
+
+
+def _torch_first(sentence: str, context: str) -> str:
+    """Join torch's sentence for the case and jrnn's context (function, argument, the fix)."""
+    return f"{sentence}. {context}"
 
 
 def not_a_mapping(fn: str, arg: str, value: object) -> TypeError:
@@ -83,31 +106,34 @@ def rnn_params_passed_to_cell(fn: str, kind: str = "RNN", found: str | None = No
     )
 
 
+_PROJ_SIZE = "proj_size should be a positive integer or zero to disable projections"
+
+
 def proj_size_type(fn: str, value: object) -> TypeError:
     return TypeError(
-        f"`{fn}`: proj_size should be a positive integer or zero to disable projections, "
-        f"got {value!r} of type {type(value).__name__}."
+        _torch_first(_PROJ_SIZE, f"`{fn}`: got {value!r} of type {type(value).__name__}.")
     )
 
 
 def proj_size_negative(fn: str, value: object) -> ValueError:
-    return ValueError(
-        f"`{fn}`: proj_size should be a positive integer or zero to disable projections, "
-        f"got proj_size={value!r}."
-    )
+    return ValueError(_torch_first(_PROJ_SIZE, f"`{fn}`: got proj_size={value!r}."))
 
 
 def proj_size_not_lstm(fn: str, kind: str) -> ValueError:
     return ValueError(
-        f"`{fn}`: proj_size argument is only supported for LSTM, not RNN or GRU "
-        f"(this is {kind}); pass proj_size=0, or use `jrnn.init_lstm`."
+        _torch_first(
+            "proj_size argument is only supported for LSTM, not RNN or GRU",
+            f"`{fn}`: this is {kind}; pass proj_size=0, or use `jrnn.init_lstm`.",
+        )
     )
 
 
 def proj_size_too_large(fn: str, proj_size: int, hidden_size: int, source: str) -> ValueError:
     return ValueError(
-        f"`{fn}`: proj_size has to be smaller than hidden_size: got proj_size={proj_size} "
-        f"(from {source}) and hidden_size={hidden_size}."
+        _torch_first(
+            "proj_size has to be smaller than hidden_size",
+            f"`{fn}`: got proj_size={proj_size} (from {source}) and hidden_size={hidden_size}.",
+        )
     )
 
 
@@ -155,27 +181,49 @@ def state_not_one_array(fn: str, arg: str, value: object, kind: str) -> TypeErro
     )
 
 
-def x_rank(fn: str, shape: tuple) -> ValueError:
+def x_rank(fn: str, kind: str, shape: tuple) -> ValueError:
     return ValueError(
-        f"`{fn}`: expected x of rank 3, (L, N, H_in) or (N, L, H_in) with batch_first=True, "
-        f"or rank 2, unbatched (L, H_in); got x.shape={shape}."
+        _torch_first(
+            # torch's RNN says "4D tensor instead", its LSTM and GRU "4D instead"
+            f"{kind}: Expected input to be 2D or 3D, got {len(shape)}D"
+            + (" tensor instead" if kind == "RNN" else " instead"),
+            f"`{fn}`: expected x of rank 3, (L, N, H_in) or (N, L, H_in) with batch_first=True, "
+            f"or rank 2, unbatched (L, H_in); got x.shape={shape}.",
+        )
     )
 
 
 def x_features(
     fn: str, shape: tuple, input_size: int, source: str, batch_first: bool
-) -> ValueError:
+) -> ValueAndRuntimeError:
     hint = ""
     if len(shape) == 3 and not batch_first and shape[1] == input_size:
         hint = " If your data is (N, L, H_in), pass batch_first=True."
-    return ValueError(
-        f"`{fn}`: input.size(-1) must be equal to input_size. Expected {input_size}, "
-        f"got {shape[-1]} (input_size from params[{source!r}], x.shape={shape}).{hint}"
+    return ValueAndRuntimeError(
+        _torch_first(
+            f"input.size(-1) must be equal to input_size. Expected {input_size}, got {shape[-1]}",
+            f"`{fn}`: x.shape={shape}, input_size={input_size} from params[{source!r}].{hint}",
+        )
     )
 
 
-def empty_sequence(fn: str, shape: tuple) -> ValueError:
-    return ValueError(f"`{fn}`: expected sequence length to be larger than 0, got x.shape={shape}.")
+def x_dtype(fn: str, got: object, want: object) -> TypeAndValueError:
+    return TypeAndValueError(
+        _torch_first(
+            f"RNN input dtype (torch.{got}) does not match weight dtype (torch.{want})",
+            f"`{fn}`: expected x.dtype={want} (the params' dtype), got x.dtype={got}. jrnn does "
+            f"not promote silently: cast with x.astype({want}) or cast the params.",
+        )
+    )
+
+
+def empty_sequence(fn: str, shape: tuple) -> ValueAndRuntimeError:
+    return ValueAndRuntimeError(
+        _torch_first(
+            "Expected sequence length to be larger than 0 in RNN",
+            f"`{fn}`: expected sequence length to be larger than 0, got x.shape={shape}.",
+        )
+    )
 
 
 def h0_shape(
@@ -186,8 +234,13 @@ def h0_shape(
     arg: str = "h0",
     source: str = "",
     hint: str = "",
-) -> ValueError:
-    """``source`` says where the last axis' size came from; ``hint`` is appended."""
+    lstm: bool = False,
+) -> ValueAndRuntimeError:
+    """A network's initial state of the wrong shape, in torch's words and then jrnn's.
+
+    ``source`` says where the last axis' size came from; ``hint`` is appended; ``lstm`` names
+    the states torch's way, ``hidden[0]`` and ``hidden[1]``.
+    """
     size = "H" if arg == "c0" else "H_out"
     layout = f"(D*num_layers, {size})" if unbatched else f"(D*num_layers, N, {size})"
     if unbatched and len(got) == 3:
@@ -200,9 +253,20 @@ def h0_shape(
     else:
         rank_hint = ""
     source = f" with {size}={expected[-1]} {source}" if source else ""
-    return ValueError(
-        f"`{fn}`: expected {arg}.shape={expected} {layout}{source}, "
-        f"got {arg}.shape={got}.{rank_hint}{hint}"
+    if len(got) != len(expected):
+        inputs = "unbatched 2-D" if unbatched else "batched 3-D"
+        sentence = (
+            f"For {inputs} input, hx should also be {len(expected)}-D but got {len(got)}-D tensor"
+        )
+    else:
+        name = {"h0": "hidden[0]", "c0": "hidden[1]"}[arg] if lstm else "hidden"
+        sentence = f"Expected {name} size {expected}, got {list(got)}"
+    return ValueAndRuntimeError(
+        _torch_first(
+            sentence,
+            f"`{fn}`: expected {arg}.shape={expected} {layout}{source}, "
+            f"got {arg}.shape={got}.{rank_hint}{hint}",
+        )
     )
 
 
@@ -222,15 +286,26 @@ def traced_config(fn: str, arg: str) -> TypeError:
     )
 
 
-def nonlinearity(fn: str, value: object) -> ValueError:
-    return ValueError(f"`{fn}`: expected nonlinearity 'tanh' or 'relu', got {value!r}.")
+def nonlinearity(fn: str, value: object, cell: bool) -> ValueAndRuntimeError:
+    """Refused by torch's network with a ValueError, by its cell with a RuntimeError."""
+    if cell:
+        sentence = f"Unknown nonlinearity: {value}"
+    else:
+        sentence = f"Unknown nonlinearity '{value}'. Select from 'tanh' or 'relu'"
+    return ValueAndRuntimeError(
+        _torch_first(sentence, f"`{fn}`: expected nonlinearity 'tanh' or 'relu', got {value!r}.")
+    )
 
 
 def dropout(fn: str, value: object) -> ValueError:
     number = isinstance(value, int | float) and not isinstance(value, bool)
     kind = "" if number else f" ({describe(value)}; pass a Python float)"
     return ValueError(
-        f"`{fn}`: expected dropout to be a probability in [0, 1], got dropout={value!r}{kind}."
+        _torch_first(
+            "dropout should be a number in range [0, 1] representing the probability of an "
+            "element being zeroed",
+            f"`{fn}`: expected dropout to be a probability in [0, 1], got dropout={value!r}{kind}.",
+        )
     )
 
 
@@ -254,11 +329,18 @@ def lengths_dtype(fn: str, got: object) -> TypeError:
     return TypeError(f"`{fn}`: expected lengths of an integer dtype, got lengths.dtype={got}.")
 
 
-def lengths_range(fn: str, seq_len: int, low: int, high: int) -> ValueError:
-    return ValueError(
-        f"`{fn}`: expected every length in [0, {seq_len}] (L={seq_len} from x), "
-        f"got min={low}, max={high}."
+def lengths_range(fn: str, seq_len: int, low: int, high: int) -> ValueAndRuntimeError:
+    context = (
+        f"`{fn}`: expected every entry of lengths in [0, {seq_len}] (L={seq_len} from x), got "
+        f"lengths with min={low}, max={high}."
     )
+    if low < 0:
+        sentence = (
+            "Length of all samples has to be greater than 0, but found an element in 'lengths' "
+            "that is <= 0"
+        )
+        return ValueAndRuntimeError(_torch_first(sentence, context))
+    return ValueAndRuntimeError(context)
 
 
 def random_key(fn: str, key: object) -> TypeError:
@@ -276,25 +358,48 @@ def positive_int(fn: str, arg: str, value: object) -> ValueError:
 
 
 def init_size(fn: str, arg: str, value: object, minimum: int) -> ValueError:
-    return ValueError(f"`{fn}`: expected {arg} to be an integer >= {minimum}, got {value!r}.")
+    """Refused by torch with a TypeError for another type, a ValueError for a small size."""
+    context = f"`{fn}`: expected {arg} to be an integer >= {minimum}, got {value!r}."
+    if isinstance(value, bool) or not isinstance(value, int) and not hasattr(value, "__index__"):
+        sentence = f"{arg} should be of type int, got: {type(value).__name__}"
+        return TypeAndValueError(_torch_first(sentence, context))
+    return ValueError(_torch_first(f"{arg} must be greater than zero", context))
 
 
 def init_dtype(fn: str, value: object, arg: str = "dtype") -> TypeError:
     return TypeError(f"`{fn}`: expected a floating dtype, got {arg}={value!r}.")
 
 
-def cell_x_shape(fn: str, shape: tuple, input_size: int) -> ValueError:
-    return ValueError(
+def cell_x_shape(fn: str, kind: str, shape: tuple, input_size: int) -> ValueError:
+    """A rank torch refuses with a ValueError, or a feature size it refuses with a RuntimeError."""
+    context = (
         f"`{fn}`: expected x_t of shape (N, {input_size}) or ({input_size},) "
         f"(input_size from params['weight_ih']), got x_t.shape={shape}."
     )
+    if len(shape) not in (1, 2):
+        sentence = f"{kind}Cell: Expected input to be 1D or 2D, got {len(shape)}D instead"
+        return ValueError(_torch_first(sentence, context))
+    sentence = f"input has inconsistent input_size: got {shape[-1]} expected {input_size}"
+    return ValueAndRuntimeError(_torch_first(sentence, context))
 
 
-def cell_h_shape(fn: str, expected: tuple, got: tuple, arg: str = "h") -> ValueError:
-    return ValueError(
+def cell_h_shape(fn: str, expected: tuple, got: tuple, arg: str, kind: str) -> ValueError:
+    """A cell state of the wrong shape; torch calls the states ``hidden0`` (h), ``hidden1`` (c)."""
+    context = (
         f"`{fn}`: expected {arg} of shape {expected} to match x_t (no broadcasting), "
         f"got {arg}.shape={got}."
     )
+    state = "hidden1" if arg == "c" else "hidden0"
+    if len(got) not in (1, 2):
+        sentence = f"{kind}Cell: Expected hidden to be 1D or 2D, got {len(got)}D instead"
+        return ValueError(_torch_first(sentence, context))
+    if len(got) != len(expected):
+        sentence = f"{kind}Cell: Expected {state} to be {len(expected)}D, got {len(got)}D instead"
+    elif got[:-1] != expected[:-1]:
+        sentence = f"Input batch size {expected[0]} doesn't match {state} batch size {got[0]}"
+    else:
+        sentence = f"{state} has inconsistent hidden_size: got {got[-1]}, expected {expected[-1]}"
+    return ValueAndRuntimeError(_torch_first(sentence, context))
 
 
 def lstm_cell_state(fn: str, value: object, shape: tuple) -> TypeError:

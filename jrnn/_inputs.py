@@ -36,10 +36,11 @@ def sequence(fn: str, x: object, config: RNNConfig, batch_first: bool) -> tuple[
     x = array(fn, "x", x)
     shape = tuple(x.shape)
     if x.ndim not in (2, 3):
-        raise _errors.x_rank(fn, shape)
+        raise _errors.x_rank(fn, config.kind, shape)
     if shape[-1] != config.input_size:
         raise _errors.x_features(fn, shape, config.input_size, "weight_ih_l0", batch_first)
-    x = as_array(fn, "x", x, config.dtype)
+    if jnp.dtype(x.dtype) != config.dtype:
+        raise _errors.x_dtype(fn, x.dtype, config.dtype)
     unbatched = x.ndim == 2
     if unbatched:
         x = x[:, None]  # (L, 1, H_in); torch ignores batch_first for unbatched input
@@ -63,7 +64,7 @@ def initial_state(fn: str, state: object, config: RNNConfig, batch_size: int, un
     else:
         h_source = "(hidden_size, from params['weight_ih_l0'])"
     if config.kind != "LSTM":
-        h0 = state_array(fn, state, "h0", h_shape, config, _shape_error(h_source, unbatched))
+        h0 = state_array(fn, state, "h0", h_shape, config, _shape_error(h_source, unbatched, ""))
         return h0[:, None] if unbatched else h0
     if state is None:
         state = (None, None)
@@ -79,8 +80,10 @@ def initial_state(fn: str, state: object, config: RNNConfig, batch_size: int, un
             f"features; only c0 has hidden_size={config.hidden_size}."
         )
     c_source = "(hidden_size, from params['weight_ih_l0'])"
-    h0 = state_array(fn, state[0], "h0", h_shape, config, _shape_error(h_source, unbatched, hint))
-    c0 = state_array(fn, state[1], "c0", c_shape, config, _shape_error(c_source, unbatched, hint))
+    h0_error = _shape_error(h_source, unbatched, hint, lstm=True)
+    c0_error = _shape_error(c_source, unbatched, hint, lstm=True)
+    h0 = state_array(fn, state[0], "h0", h_shape, config, h0_error)
+    c0 = state_array(fn, state[1], "c0", c_shape, config, c0_error)
     return (h0[:, None], c0[:, None]) if unbatched else (h0, c0)
 
 
@@ -100,10 +103,10 @@ def state_array(fn, value, arg, expected, config, shape_error):
     return as_array(fn, arg, value, config.dtype)
 
 
-def _shape_error(source, unbatched, hint=""):
+def _shape_error(source, unbatched, hint, lstm=False):
     """A network's initial-state shape error: where the size came from, and the common fixes."""
     return lambda fn, expected, got, arg: _errors.h0_shape(
-        fn, expected, got, unbatched, arg, source, hint
+        fn, expected, got, unbatched, arg, source, hint, lstm
     )
 
 

@@ -82,7 +82,7 @@ def check_options(
     check_init_args(fn, sizes, param_dtype, "param_dtype")
     if dtype is not None:
         check_init_args(fn, {}, dtype, "dtype")
-    _nonlinearity.check(fn, nonlinearity)
+    _nonlinearity.check(fn, nonlinearity, module.cell)
     if module.cell:
         return 0, 0.0
     proj_size = check_proj_size(fn, module.name, proj_size, sizes["hidden_size"])

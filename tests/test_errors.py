@@ -48,11 +48,11 @@ def test_x_rank(params, shape):
 def test_x_features_uses_torchs_wording():
     params = jrnn.init_rnn(jax.random.key(0), 100, 10)
     with raises(
-        ValueError,
-        "`jrnn.rnn`",
+        RuntimeError,  # torch's type, and a ValueError
         "input.size(-1) must be equal to input_size. Expected 100, got 7",
-        "params['weight_ih_l0']",
+        "`jrnn.rnn`",
         "x.shape=(8, 5, 7)",
+        "params['weight_ih_l0']",
     ):
         jrnn.rnn(params, x(8, 5, 7))
     with raises(ValueError, "Expected 100, got 7", "x.shape=(8, 7)"):
@@ -68,7 +68,7 @@ def test_x_features_hints_batch_first(params):
 
 
 def test_x_features_checked_under_jit(params):
-    with raises(ValueError, "`jrnn.rnn`", "Expected 4, got 7"):
+    with raises(ValueError, "Expected 4, got 7", "`jrnn.rnn`"):
         jax.jit(jrnn.rnn)(params, x(3, 2, 7))
 
 
@@ -349,15 +349,15 @@ def test_lengths_out_of_range(params, lengths, low, high):
     with raises(
         ValueError,
         "`jrnn.rnn`",
-        "every length in [0, 3]",
+        "every entry of lengths in [0, 3]",
         "L=3 from x",
-        f"got min={low}, max={high}",
+        f"got lengths with min={low}, max={high}",
     ):
         jrnn.rnn(params, x(3, 2, 4), lengths=lengths)
 
 
 def test_lengths_out_of_range_unbatched(params):
-    with raises(ValueError, "every length in [0, 3]", "got min=5, max=5"):
+    with raises(ValueError, "every entry of lengths in [0, 3]", "got lengths with min=5, max=5"):
         jrnn.rnn(params, x(3, 4), lengths=5)
 
 

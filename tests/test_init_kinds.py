@@ -125,20 +125,20 @@ def test_dtype_is_honoured(dtype):
         (
             lambda key: jrnn.init_lstm(key, 3, 4, proj_size=-1),
             ValueError,
-            r"`jrnn\.init_lstm`: proj_size should be a positive integer or zero to disable "
-            r"projections, got proj_size=-1",
+            r"^proj_size should be a positive integer or zero to disable projections\. "
+            r"`jrnn\.init_lstm`: got proj_size=-1",
         ),
         (
             lambda key: jrnn.init_lstm(key, 3, 4, proj_size=4),
             ValueError,
-            r"`jrnn\.init_lstm`: proj_size has to be smaller than hidden_size: got proj_size=4 "
+            r"^proj_size has to be smaller than hidden_size\. `jrnn\.init_lstm`: got proj_size=4 "
             r"\(from proj_size\) and hidden_size=4",
         ),
         (
             lambda key: jrnn.init_lstm(key, 3, 4, proj_size=2.0),
             TypeError,
-            r"proj_size should be a positive integer or zero to disable projections, got 2\.0 "
-            "of type float",
+            r"proj_size should be a positive integer or zero to disable projections\. "
+            r"`jrnn\.init_lstm`: got 2\.0 of type float",
         ),
         (
             lambda key: jrnn.init_lstm(key, 3, 4, proj_size=True),
@@ -148,13 +148,13 @@ def test_dtype_is_honoured(dtype):
         (
             lambda key: jrnn.init_gru(key, 3, 4, proj_size=2),
             ValueError,
-            r"`jrnn\.init_gru`: proj_size argument is only supported for LSTM, not RNN or GRU "
-            r"\(this is GRU\); pass proj_size=0, or use `jrnn\.init_lstm`",
+            r"^proj_size argument is only supported for LSTM, not RNN or GRU\. `jrnn\.init_gru`: "
+            r"this is GRU; pass proj_size=0, or use `jrnn\.init_lstm`",
         ),
         (
             lambda key: jrnn.init_rnn(key, 3, 4, proj_size=2),
             ValueError,
-            r"`jrnn\.init_rnn`: proj_size argument is only supported for LSTM, not RNN or GRU",
+            r"proj_size argument is only supported for LSTM, not RNN or GRU\. `jrnn\.init_rnn`",
         ),
         (  # as torch.nn.GRU: any proj_size but the default is refused for GRU, as a ValueError
             lambda key: jrnn.init_gru(key, 3, 4, proj_size=-1),

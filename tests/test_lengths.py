@@ -154,7 +154,9 @@ def test_concrete_lengths_out_of_range_raise():
     params, _ = network(1, False)
     x = jnp.zeros((L, 2, H_IN), "float64")
     for lengths in ([L + 1, 2], [-1, 2]):
-        with pytest.raises(ValueError, match=r"`jrnn\.rnn`: expected every length in \[0, 5\]"):
+        with pytest.raises(
+            ValueError, match=r"`jrnn\.rnn`: expected every entry of lengths in \[0, 5\]"
+        ):
             jrnn.rnn(params, x, lengths=np.array(lengths))
 
 
