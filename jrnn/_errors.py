@@ -43,6 +43,17 @@ def not_an_array(fn: str, key: str, value: object) -> TypeError:
     )
 
 
+_LISTED = 12  # unexpected keys listed one by one; a whole model's state_dict can hold hundreds
+
+
+def prefix_hint(prefix: str) -> str:
+    """The fix when a whole model's state_dict arrives where one network's params belong."""
+    return (
+        f"  These look like a whole model's state_dict: take the network's entries with "
+        f"`jrnn.from_torch(state_dict, prefix={prefix!r})`."
+    )
+
+
 def params_mismatch(
     fn: str,
     kind: str,
@@ -53,7 +64,10 @@ def params_mismatch(
 ) -> ValueError:
     lines = [f"`{fn}`: params are not a torch.nn.{kind} state_dict."]
     lines += [f"  missing key {k!r} (expected shape {s})" for k, s in missing.items()]
-    lines += [f"  unexpected key {k!r} (shape {s})" for k, s in unexpected.items()]
+    listed = list(unexpected.items())[:_LISTED]
+    lines += [f"  unexpected key {k!r} (shape {s})" for k, s in listed]
+    if len(unexpected) > _LISTED:
+        lines.append(f"  ... and {len(unexpected) - _LISTED} more unexpected keys")
     lines += [
         f"  key {k!r}: expected shape {want}, got {got}" for k, (want, got) in misshaped.items()
     ]

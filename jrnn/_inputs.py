@@ -4,6 +4,8 @@ Every check runs in Python on static shapes and dtypes, so it fires at call (tra
 XLA sees anything, also under ``jax.jit``.
 """
 
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,10 +13,18 @@ import numpy as np
 from . import _errors
 from ._init import is_positive_int
 from ._params import RNNConfig
+from ._torch import tensor_to_numpy
 
 
 def array(fn: str, arg: str, value: object) -> jax.Array:
-    """``value`` as an array; what JAX cannot hold as numbers (None, str, ...) is a TypeError."""
+    """``value`` as an array; what JAX cannot hold as numbers (None, str, ...) is a TypeError.
+
+    A torch tensor is copied into a JAX array, as a NumPy array is (torch is never imported
+    here: a tensor can only exist once the caller has imported it).
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return jnp.asarray(tensor_to_numpy(value))
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return value
     try:

@@ -148,8 +148,10 @@ def _anchor(fn, kind, shapes, cell) -> tuple[int, int]:
     name = kind + ("Cell" if cell else "")
     shape = shapes.get(key)
     want = (f"{gates}*H" if gates > 1 else "H", "H_in")
-    if shape is None:
-        raise _errors.params_mismatch(fn, name, {key: want}, {}, {})
+    if shape is None:  # nothing to read the sizes from: every other key is unexpected
+        prefixes = sorted({k[: -len(key)] for k in shapes if k.endswith("." + key)})
+        hint = _errors.prefix_hint(prefixes[0]) if prefixes else ""
+        raise _errors.params_mismatch(fn, name, {key: want}, shapes, {}, hint)
     if len(shape) != 2 or shape[0] % gates or not shape[0] or not shape[1]:
         guess = guess_kind(shapes, cell)
         hint = _errors.kind_hint(guess, cell) if guess not in (None, kind) else ""

@@ -201,3 +201,17 @@ def test_the_two_types_are_exported_and_catch_both_ways():
         jrnn.rnn(RNN, ones(3, 7, 10, dtype=jnp.float64))
     assert issubclass(jrnn.ValueAndRuntimeError, ValueError | RuntimeError)
     assert issubclass(jrnn.TypeAndValueError, TypeError | ValueError)
+
+
+def test_torch_tensors_are_accepted_as_inputs_and_a_whole_model_gets_the_prefix_hint():
+    torch.manual_seed(0)
+    module = torch.nn.GRU(10, 5, 2)
+    x, h0 = torch.randn(3, 7, 10, requires_grad=True), torch.randn(2, 7, 5)
+    output, h_n = jrnn.gru(jrnn.from_torch(module), x, h0)  # tensors in, as NumPy arrays are
+    want_output, want_h_n = module(x, h0)
+    assert jnp.allclose(output, want_output.detach().numpy(), atol=1e-6)
+    assert jnp.allclose(h_n, want_h_n.detach().numpy(), atol=1e-6)
+
+    model = torch.nn.ModuleDict({"embed": torch.nn.Embedding(4, 10), "rnn": module})
+    with pytest.raises(ValueError, match=r"unexpected key 'rnn.weight_ih_l0'(.|\n)*prefix='rnn.'"):
+        jrnn.gru(dict(model.state_dict()), x)
