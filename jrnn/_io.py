@@ -19,6 +19,7 @@ import numpy as np
 
 from . import _errors, _nonlinearity
 from ._errors import CheckpointError as CheckpointError
+from ._optional import require
 from ._torch import check_prefix, checked_arrays, config_of, to_jax, torch_order
 from ._tree import flatten, is_nested
 
@@ -222,14 +223,16 @@ def save(
         kind, config = config_of(fn, params)
         header = _header(fn, metadata, kind, nonlinearity)
         arrays = {key: np.ascontiguousarray(params[key]) for key in torch_order(kind, config)}
-    from safetensors.numpy import save as serialize  # safetensors is optional: import on use
-
-    _write_atomically(path, serialize(arrays, metadata=header))
+    safetensors_numpy = require("safetensors.numpy", extra="io", feature="`jrnn.save`")
+    _write_atomically(path, safetensors_numpy.save(arrays, metadata=header))
 
 
 def _read_safetensors(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    import safetensors
-
+    safetensors = require(
+        "safetensors",
+        extra="io",
+        feature="reading .safetensors files (`jrnn.load`, `jrnn.load_metadata`, `jrnn.convert`)",
+    )
     arrays = {}
     for key, view in safetensors.deserialize(data):  # checks header, offsets and coverage
         if view["dtype"] not in _SAFETENSORS_DTYPES:
@@ -249,8 +252,9 @@ def _read_npz(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]]:
 
 
 def _read_torch(data: bytes) -> tuple[Mapping[str, object], dict[str, str]]:
-    import torch
-
+    torch = require(
+        "torch", extra="torch", feature="reading .pt/.pth files (`jrnn.load`, `jrnn.convert`)"
+    )
     state_dict = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     if not isinstance(state_dict, Mapping):
         raise _errors.pt_not_a_state_dict(state_dict)

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _errors
+from ._optional import require
 from ._params import GATES, RNNConfig, cell_config, cell_layout, guess_kind, rnn_config, rnn_layout
 
 # The first key of every kind's state_dict: torch.nn.RNN/LSTM/GRU's, and their cells'.
@@ -200,7 +201,7 @@ def from_torch(obj: object, *, prefix: str = "") -> dict[str, jax.Array]:
 
 
 def _numpy_to_tensor(array: np.ndarray):
-    import torch
+    torch = require("torch", extra="torch", feature="`jrnn.to_torch`")
 
     array = np.array(array)  # a writable copy, so the tensor owns its memory
     if array.dtype == jnp.bfloat16:

@@ -10,14 +10,16 @@ core; ``import jrnn.linen`` needs flax.
 
 from typing import Any, ClassVar
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from . import _errors, _wrappers
 from ._init import torch_uniform
+from ._optional import require
 from ._params import guess_kind
 from ._wrappers import TorchModule, check_options, run
+
+nn = require("flax.linen", extra="flax", feature="`jrnn.linen`")
 
 
 def _declare(module: nn.Module, fn: str, layout: dict[str, tuple[int, ...]]) -> dict:
@@ -147,7 +149,34 @@ class _Network(nn.Module):
         )
 
 
-class RNN(_Network):
+class _OneState(_Network):
+    """``RNN`` and ``GRU``: one state, passed as ``h0`` (as :func:`jrnn.rnn`, :func:`jrnn.gru`)."""
+
+    def __call__(
+        self,
+        x: jax.Array,
+        h0: jax.Array | None = None,
+        *,
+        lengths: jax.Array | None = None,
+        deterministic: bool = True,
+    ) -> tuple[jax.Array, jax.Array]:
+        """Run the network, exactly torch's ``forward`` (see :func:`jrnn.rnn`, :func:`jrnn.gru`).
+
+        Args:
+            x: the input sequence.
+            h0: the initial state; ``None`` means zeros.
+            lengths: ``(N,)`` valid steps per sequence, as torch's packed sequences.
+            deterministic: ``True`` switches dropout off; ``False`` draws it from the
+                ``"dropout"`` rng.
+
+        Returns:
+            ``(output, h_n)``, in the compute dtype.
+
+        """
+        return super().__call__(x, h0, lengths=lengths, deterministic=deterministic)
+
+
+class RNN(_OneState):
     """``torch.nn.RNN`` as a linen module whose ``variables["params"]`` is its ``state_dict()``.
 
     ``input_size`` is read from ``x`` at ``init``. The params are ``weight_ih_l{k}``,
@@ -207,29 +236,6 @@ class RNN(_Network):
     unroll: int = 1
     precision: Any = None
     checkpoint_every: int | None = None
-
-    def __call__(
-        self,
-        x: jax.Array,
-        h0: jax.Array | None = None,
-        *,
-        lengths: jax.Array | None = None,
-        deterministic: bool = True,
-    ) -> tuple[jax.Array, jax.Array]:
-        """Run the network, exactly ``torch.nn.RNN.forward`` (see :func:`jrnn.rnn`).
-
-        Args:
-            x: the input sequence.
-            h0: the initial state; ``None`` means zeros.
-            lengths: ``(N,)`` valid steps per sequence, as torch's packed sequences.
-            deterministic: ``True`` switches dropout off; ``False`` draws it from the
-                ``"dropout"`` rng.
-
-        Returns:
-            ``(output, h_n)``, in the compute dtype.
-
-        """
-        return super().__call__(x, h0, lengths=lengths, deterministic=deterministic)
 
 
 class _GatedNetwork(_Network):
@@ -294,7 +300,7 @@ class LSTM(_GatedNetwork):
     torch_module: ClassVar[TorchModule] = _wrappers.LSTM
 
 
-class GRU(_GatedNetwork):
+class GRU(_OneState, _GatedNetwork):
     """``torch.nn.GRU`` as a linen module whose ``variables["params"]`` is its ``state_dict()``.
 
     As :class:`LSTM`, with three gate blocks ``r, z, n`` (``weight_ih_l{k}`` is ``(3H, H_in)``)
@@ -332,29 +338,6 @@ class GRU(_GatedNetwork):
     """
 
     torch_module: ClassVar[TorchModule] = _wrappers.GRU
-
-    def __call__(
-        self,
-        x: jax.Array,
-        h0: jax.Array | None = None,
-        *,
-        lengths: jax.Array | None = None,
-        deterministic: bool = True,
-    ) -> tuple[jax.Array, jax.Array]:
-        """Run the network, exactly ``torch.nn.GRU.forward`` (see :func:`jrnn.gru`).
-
-        Args:
-            x: the input sequence.
-            h0: the initial state; ``None`` means zeros.
-            lengths: ``(N,)`` valid steps per sequence, as torch's packed sequences.
-            deterministic: ``True`` switches dropout off; ``False`` draws it from the
-                ``"dropout"`` rng.
-
-        Returns:
-            ``(output, h_n)``, in the compute dtype.
-
-        """
-        return super().__call__(x, h0, lengths=lengths, deterministic=deterministic)
 
 
 class _Cell(nn.Module):

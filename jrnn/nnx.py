@@ -15,12 +15,14 @@ from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
-from flax import nnx
 
 from . import _errors, _wrappers
 from ._init import uniform_params
+from ._optional import require
 from ._params import RNNConfig, cell_config, rnn_config
 from ._wrappers import TorchModule, check_options, run
+
+nnx = require("flax.nnx", extra="flax", feature="`jrnn.nnx`")
 
 
 def _dropout_key(fn: str, module: "_Network", deterministic: bool | None, rngs: Any):
@@ -233,7 +235,23 @@ class _Network(_Wrapper):
             self.deterministic = deterministic
 
 
-class RNN(_Network):
+class _OneState(_Network):
+    """``RNN`` and ``GRU``: one state, passed as ``h0`` (as :func:`jrnn.rnn`, :func:`jrnn.gru`)."""
+
+    def __call__(
+        self,
+        x: jax.Array,
+        h0: jax.Array | None = None,
+        *,
+        lengths: jax.Array | None = None,
+        deterministic: bool | None = None,
+        rngs: nnx.Rngs | nnx.RngStream | jax.Array | None = None,
+    ) -> tuple[jax.Array, jax.Array]:
+        """Run the network, exactly torch's ``forward``; see :meth:`LSTM.__call__`."""
+        return super().__call__(x, h0, lengths=lengths, deterministic=deterministic, rngs=rngs)
+
+
+class RNN(_OneState):
     """``torch.nn.RNN`` as an NNX module with one ``nnx.Param`` per ``state_dict()`` key.
 
     The params ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` (and
@@ -292,18 +310,6 @@ class RNN(_Network):
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, num_layers, **options)
 
-    def __call__(
-        self,
-        x: jax.Array,
-        h0: jax.Array | None = None,
-        *,
-        lengths: jax.Array | None = None,
-        deterministic: bool | None = None,
-        rngs: nnx.Rngs | nnx.RngStream | jax.Array | None = None,
-    ) -> tuple[jax.Array, jax.Array]:
-        """Run the network, exactly ``torch.nn.RNN.forward``; see :meth:`LSTM.__call__`."""
-        return super().__call__(x, h0, lengths=lengths, deterministic=deterministic, rngs=rngs)
-
 
 class LSTM(_Network):
     """``torch.nn.LSTM`` (``proj_size`` included) as an NNX module, one ``nnx.Param`` per key.
@@ -358,7 +364,7 @@ class LSTM(_Network):
     torch_module = _wrappers.LSTM
 
 
-class GRU(_Network):
+class GRU(_OneState):
     """``torch.nn.GRU`` as an NNX module with one ``nnx.Param`` per ``state_dict()`` key.
 
     As :class:`LSTM` with gates ``r, z, n`` (``weight_ih_l{k}`` is ``(3H, H_in)``) and one
@@ -385,18 +391,6 @@ class GRU(_Network):
     """
 
     torch_module = _wrappers.GRU
-
-    def __call__(
-        self,
-        x: jax.Array,
-        h0: jax.Array | None = None,
-        *,
-        lengths: jax.Array | None = None,
-        deterministic: bool | None = None,
-        rngs: nnx.Rngs | nnx.RngStream | jax.Array | None = None,
-    ) -> tuple[jax.Array, jax.Array]:
-        """Run the network, exactly ``torch.nn.GRU.forward``; see :meth:`LSTM.__call__`."""
-        return super().__call__(x, h0, lengths=lengths, deterministic=deterministic, rngs=rngs)
 
 
 class _Cell(_Wrapper):
