@@ -16,6 +16,8 @@ class ValueAndRuntimeError(ValueError, RuntimeError):
     Catchable as either: ``ValueError`` is Python's convention, ``RuntimeError`` is torch's.
     """
 
+    __module__ = "jrnn"  # as users import it, and as tracebacks show it
+
 
 class TypeAndValueError(TypeError, ValueError):
     """A bad type or dtype that torch refuses with the other of the two: catchable as either.
@@ -23,6 +25,8 @@ class TypeAndValueError(TypeError, ValueError):
     ``TypeError`` for a dtype (or ``ValueError`` for a size of the wrong type) is what jrnn
     raised before; torch raises ``ValueError`` (``TypeError``) for the same input.
     """
+
+    __module__ = "jrnn"
 
 
 def _torch_first(sentence: str, context: str) -> str:
