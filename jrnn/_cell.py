@@ -16,7 +16,6 @@ def checked_step(fn, cell, params, x_t, carry, precision):
     x_t = _inputs.array(fn, "x_t", x_t)
     if x_t.ndim not in (1, 2) or x_t.shape[-1] != config.input_size:
         raise _errors.cell_x_shape(fn, cell.kind, tuple(x_t.shape), config.input_size)
-    x_t = _inputs.as_array(fn, "x_t", x_t, config.dtype)
     state_shape = (*x_t.shape[:-1], config.hidden_size)
     names = ("h", "c") if cell.paired else ("h",)
     if carry is None:
@@ -30,6 +29,7 @@ def checked_step(fn, cell, params, x_t, carry, precision):
         _inputs.state_array(fn, value, name, state_shape, config, shape_error)
         for name, value in zip(names, carry, strict=True)
     ]
+    x_t = _inputs.as_array(fn, "x_t", x_t, config.dtype)  # after the shapes, as torch checks
     xp = jnp.matmul(x_t, params["weight_ih"].T, precision=precision)  # (N, gates*H)
     if config.bias:
         xp = _cells.add_bias(xp, params["bias_ih"])

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 
 from . import _inputs
 from ._cells import CellSpec, Recurrent, add_bias
+from ._init import check_flags
 from ._params import RNNConfig, suffix
 from ._scan import scan_layer, scan_layer_in_segments
 
@@ -37,6 +38,7 @@ def run(
         shaped like ``state``.
     """
     _inputs.static(fn, "batch_first", batch_first)
+    check_flags(fn, {"batch_first": batch_first})
     precision = _inputs.precision(fn, precision)
     dropout = _inputs.dropout_rate(fn, dropout)
     _inputs.random_key(fn, key)

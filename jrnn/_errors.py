@@ -228,7 +228,8 @@ def x_features(
 def x_dtype(fn: str, got: object, want: object) -> TypeAndValueError:
     return TypeAndValueError(
         _torch_first(
-            f"RNN input dtype (torch.{got}) does not match weight dtype (torch.{want})",
+            f"RNN input dtype (torch.{got}) does not match weight dtype (torch.{want}). Convert "
+            f"input: input.to(torch.{want}), or convert model: model.to(torch.{got})",
             f"`{fn}`: expected x.dtype={want} (the params' dtype), got x.dtype={got}. jrnn does "
             f"not promote silently: cast with x.astype({want}) or cast the params.",
         )
@@ -384,6 +385,16 @@ def init_size(fn: str, arg: str, value: object, minimum: int) -> ValueError:
     return ValueError(_torch_first(f"{arg} must be greater than zero", context))
 
 
+def flag_type(fn: str, arg: str, value: object) -> TypeError:
+    return TypeError(
+        _torch_first(
+            f"{arg} should be of type bool, got: {type(value).__name__}",
+            f"`{fn}`: pass {arg}=True or {arg}=False, not {value!r} (read as a flag, a string "
+            "such as 'False' would be true).",
+        )
+    )
+
+
 def init_dtype(fn: str, value: object, arg: str = "dtype") -> TypeError:
     return TypeError(f"`{fn}`: expected a floating dtype, got {arg}={value!r}.")
 
@@ -408,6 +419,9 @@ def cell_h_shape(fn: str, expected: tuple, got: tuple, arg: str, kind: str) -> V
         f"got {arg}.shape={got}."
     )
     state = "hidden1" if arg == "c" else "hidden0"
+    if len(got) not in (1, 2) and kind == "LSTM":  # torch's LSTMCell words it its own way
+        sentence = f"Expected hx[{state[-1]}] to be 1D or 2D, got {len(got)}D instead"
+        return ValueError(_torch_first(sentence, context))
     if len(got) not in (1, 2):
         sentence = f"{kind}Cell: Expected hidden to be 1D or 2D, got {len(got)}D instead"
         return ValueError(_torch_first(sentence, context))

@@ -35,6 +35,16 @@ def check_init_args(
         raise _errors.init_dtype(fn, dtype, dtype_arg)
 
 
+def check_flags(fn: str, flags: Mapping[str, object]) -> None:
+    """Raise unless every flag (``bias``, ``batch_first``, ...) is a bool, as torch's RNNs ask.
+
+    (torch's cells take ``bias`` as any value and read it as a flag; so do jrnn's.)
+    """
+    for arg, value in flags.items():
+        if not isinstance(value, bool | np.bool_):
+            raise _errors.flag_type(fn, arg, value)
+
+
 def check_proj_size(fn: str, kind: str, proj_size: object, hidden_size: int) -> int:
     """Return ``proj_size`` if torch would accept it for ``kind``, else raise torch's error.
 
@@ -80,6 +90,7 @@ def _init_network(
 ):
     sizes = {"input_size": input_size, "hidden_size": hidden_size, "num_layers": num_layers}
     check_init_args(fn, sizes, dtype)
+    check_flags(fn, {"bias": bias, "bidirectional": bidirectional})
     proj_size = check_proj_size(fn, kind, proj_size, hidden_size)
     layout = rnn_layout(
         input_size, hidden_size, num_layers, bias, bidirectional, GATES[kind], proj_size

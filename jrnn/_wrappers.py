@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _cells, _driver, _errors, _inputs, _nonlinearity
 from ._cell import checked_step
-from ._init import check_init_args, check_proj_size
+from ._init import check_flags, check_init_args, check_proj_size
 from ._params import GATES, cell_layout, rnn_config, rnn_layout
 
 
@@ -68,6 +68,7 @@ def check_options(
     fn: str,
     module: TorchModule,
     sizes: Mapping[str, object],
+    flags: Mapping[str, object],
     *,
     dtype: object,
     param_dtype: object,
@@ -77,9 +78,11 @@ def check_options(
 ) -> tuple[int, float]:
     """Refuse a wrapper's options as torch's constructor would; return ``(proj_size, dropout)``.
 
-    ``sizes`` maps ``hidden_size``, ``num_layers`` (and ``input_size`` for NNX) to their values.
+    ``sizes`` maps ``hidden_size``, ``num_layers`` (and ``input_size`` for NNX) to their values,
+    ``flags`` ``bias``, ``batch_first``, ``bidirectional`` (those the module has) to theirs.
     """
     check_init_args(fn, sizes, param_dtype, "param_dtype")
+    check_flags(fn, flags)
     if dtype is not None:
         check_init_args(fn, {}, dtype, "dtype")
     _nonlinearity.check(fn, nonlinearity, module.cell)

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _errors
 from ._init import init_rnn, uniform_params
+from ._optional import require
 from ._rnn import rnn
 
 FN = "jrnn.demo"
@@ -41,6 +42,9 @@ SETTINGS = {
 NONLINEARITY = {"IRNN": "relu", "tanh RNN": "tanh"}
 DESCRIPTION = {"IRNN": "IRNN (relu, identity init)", "tanh RNN": "tanh RNN (torch init)"}
 RUNNING_LOSS_STEPS = 100  # the progress bar and the loss curve average over this many steps
+# the progress bar's "worst" is the largest step loss of this many steps: tqdm redraws at most
+# every 0.5 s, so a spike must stay on the bar longer than the 100 steps a fast CPU does in that
+WORST_LOSS_STEPS = 1000
 
 
 def adding_problem(key: jax.Array, batch_size: int, seq_len: int) -> tuple[jax.Array, jax.Array]:
@@ -183,8 +187,8 @@ def train(
     Returns:
         The trained model and the training loss of every step, ``(steps,)``.
     """
-    import optax
-    from tqdm import tqdm
+    optax = require("optax", extra="demo", feature="`jrnn.demo`")
+    tqdm = require("tqdm", extra="demo", feature="`jrnn.demo`").tqdm
 
     optimizer = optax.chain(optax.clip_by_global_norm(clip), optax.adam(lr))
 
@@ -196,16 +200,48 @@ def train(
         return optax.apply_updates(model, updates), opt_state, loss
 
     opt_state = optimizer.init(model)
-    losses = []
+    losses, pending = [], []  # losses: on the host; pending: still on the device
     with tqdm(total=steps, desc=label, disable=not progress, mininterval=0.5) as bar:
         for index in range(steps):
             model, opt_state, loss = step(model, opt_state, index)
-            losses.append(loss)
+            pending.append(loss)
             if (index + 1) % RUNNING_LOSS_STEPS == 0 or index + 1 == steps:
-                recent = np.asarray(jax.device_get(losses[-RUNNING_LOSS_STEPS:]))
-                bar.set_postfix(loss=f"{recent.mean():.4f}", refresh=False)
+                losses.extend(jax.device_get(pending))
+                pending.clear()
+                bar.set_postfix(progress_postfix(np.asarray(losses)), refresh=False)
                 bar.update(index + 1 - bar.n)
-    return model, np.asarray(jax.device_get(losses))
+    return model, np.asarray(losses, np.float32)
+
+
+def progress_postfix(losses: np.ndarray) -> dict[str, str]:
+    """The progress bar's fields: the running loss and the worst recent step loss.
+
+    ``loss`` is the mean of the last ``RUNNING_LOSS_STEPS`` step losses, ``worst`` the largest
+    of the last ``WORST_LOSS_STEPS``, so that one diverging step shows on the bar even where
+    the mean hides it or the bar is not redrawn while it is in the mean's window.
+
+    Shapes:
+        ``losses``: ``(steps_so_far,)``, the training loss of every step so far.
+
+    Args:
+        losses: the step losses so far, at least one.
+
+    Returns:
+        ``{"loss": ..., "worst": ...}`` as strings, for ``tqdm.set_postfix``.
+
+    Example:
+        >>> import numpy as np
+        >>> progress_postfix(np.array([0.2] * 2000 + [5.5e12] + [0.05] * 99))
+        {'loss': '5.5e+10', 'worst': '5.5e+12'}
+        >>> progress_postfix(np.array([5.5e12] + [0.05] * 1000))
+        {'loss': '0.0500', 'worst': '0.05'}
+    """
+    running = float(np.mean(losses[-RUNNING_LOSS_STEPS:]))
+    worst = float(np.max(losses[-WORST_LOSS_STEPS:]))
+    return {
+        "loss": f"{running:.4f}" if running < 1e3 else f"{running:.3g}",
+        "worst": f"{worst:.4g}",
+    }
 
 
 def check_against_torch(
@@ -235,7 +271,7 @@ def check_against_torch(
     except ImportError:
         print("torch is not installed: skipped the cross-check against torch.nn.RNN")
         return None
-    from safetensors.torch import load_file
+    load_file = require("safetensors.torch", extra="demo", feature="`jrnn.demo`").load_file
 
     state_dict = load_file(rnn_path)
     hidden_size = state_dict["weight_hh_l0"].shape[0]
@@ -260,20 +296,27 @@ def check_against_torch(
 
 
 def plot_losses(path: Path, curves: dict[str, np.ndarray], baseline: float, title: str) -> None:
-    """Write the running mean of each training-loss curve, log scale, against the baseline."""
-    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
+    """Write each training-loss curve, log scale, against the baseline.
+
+    A solid line is the running mean of ``RUNNING_LOSS_STEPS`` steps, a faint one of the same
+    colour their largest step loss, so that a single diverging step shows as a spike.
+    """
+    # no pyplot: no global backend or figure state
+    Figure = require("matplotlib.figure", extra="demo", feature="`jrnn.demo`").Figure
 
     figure = Figure(figsize=(7, 4), layout="constrained")
     axes = figure.add_subplot()
-    window = np.ones(RUNNING_LOSS_STEPS) / RUNNING_LOSS_STEPS
+    window = min(RUNNING_LOSS_STEPS, *(len(curve) for curve in curves.values()))
     for label, curve in curves.items():
-        smooth = np.convolve(curve, window, mode="valid") if len(curve) >= len(window) else curve
-        axes.plot(np.arange(len(curve) - len(smooth) + 1, len(curve) + 1), smooth, label=label)
+        windows = np.lib.stride_tricks.sliding_window_view(curve, window)  # (steps-window+1, w)
+        step = np.arange(window, len(curve) + 1)  # each window's last step, counted from 1
+        (line,) = axes.plot(step, windows.mean(axis=1), label=label)
+        axes.plot(step, windows.max(axis=1), color=line.get_color(), alpha=0.3, linewidth=0.7)
     axes.axhline(baseline, color="gray", linestyle="--", label=f"always predict 1: {baseline:.3f}")
     axes.set(
         yscale="log",
         xlabel="training step",
-        ylabel=f"training MSE (mean of {RUNNING_LOSS_STEPS} steps)",
+        ylabel=f"training MSE: mean and max (faint) of {window} steps",
         title=title,
     )
     axes.legend(title="test MSE")
@@ -329,7 +372,9 @@ def main(
         ValueError: a setting out of range.
         RuntimeError: torch's predictions from the saved file differ from jrnn's.
     """
-    from safetensors.numpy import save_file
+    for package in ("optax", "tqdm", "matplotlib"):  # missing ones fail now, not after training
+        require(package, extra="demo", feature="`jrnn.demo`")
+    save_file = require("safetensors.numpy", extra="demo", feature="`jrnn.demo`").save_file
 
     from ._io import save
 

@@ -111,6 +111,11 @@ class _Network(nn.Module):
             fn,
             kind,
             {"hidden_size": self.hidden_size, "num_layers": self.num_layers},
+            {
+                "bias": self.bias,
+                "batch_first": self.batch_first,
+                "bidirectional": self.bidirectional,
+            },
             dtype=self.dtype,
             param_dtype=self.param_dtype,
             nonlinearity=nonlinearity,
@@ -370,6 +375,7 @@ class _Cell(nn.Module):
             fn,
             kind,
             {"hidden_size": self.hidden_size},
+            {},  # torch's cells read bias as a flag: no type check
             dtype=self.dtype,
             param_dtype=self.param_dtype,
             nonlinearity=nonlinearity,

@@ -144,6 +144,7 @@ class _Network(_Wrapper):
             f"jrnn.nnx.{kind.name}",
             kind,
             sizes,
+            {"bias": bias, "batch_first": batch_first, "bidirectional": bidirectional},
             dtype=dtype,
             param_dtype=param_dtype,
             nonlinearity=getattr(self, "nonlinearity", "tanh"),  # set first by the Elman RNN
@@ -414,6 +415,7 @@ class _Cell(_Wrapper):
             f"jrnn.nnx.{kind.name}",
             kind,
             {"input_size": input_size, "hidden_size": hidden_size},
+            {},  # torch's cells read bias as a flag: no type check
             dtype=dtype,
             param_dtype=param_dtype,
             nonlinearity=getattr(self, "nonlinearity", "tanh"),  # set first by the Elman cell
