@@ -1,0 +1,19 @@
+"""The CPU benchmark behind ``scripts/bench.py``: jrnn against torch, flax and a plain scan.
+
+Every cell kind (tanh RNN, LSTM, LSTM with ``proj_size``, GRU), uni- and bidirectional, with
+torch as the reference every ratio divides by. ``import jrnn`` does not import this package; it
+needs torch, flax and matplotlib (the ``test`` extra has them).
+
+Where things are:
+
+- ``cases``: the kinds, the shapes, and one benchmarked case (kind, shape, directions);
+- ``layout``: torch's key suffixes per layer and direction, and its output/state structure;
+- ``torch_reference``: the torch module and input every contender is checked and timed against;
+- ``contenders``: the JAX contenders per kind (``jrnn``, ``flax``, ``scan``) and ``--jrnn-variant``;
+- ``flax_rnn`` and ``scan_rnn``: the flax contender with its parameter maps, and the textbook scan;
+- ``measure``: parity before timing, first call, memory analysis, the paired timings of one case;
+- ``timing``: paired rotating rounds, calibration, medians and per-round ratios;
+- ``roofline``: the GEMMs alone, the "XLA floor";
+- ``report`` and ``plot``: bench.md, bench.json and bench.png;
+- ``cli``: ``main(**kwargs)`` and the argparse shim ``scripts/bench.py`` calls.
+"""

@@ -1,0 +1,222 @@
+"""The report: the machine, one markdown section per kind and direction setting, bench.json.
+
+``results["kinds"][kind][direction]`` is one run (``direction`` is ``"unidirectional"`` or
+``"bidirectional"``): its ``title``, ``torch`` reference, ``contenders``, per-shape ``shapes``
+results, and optionally ``memory_case`` and ``roofline``.
+"""
+
+import datetime
+import json
+import os
+import platform
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import flax
+import jax
+import numpy as np
+import torch
+
+from .plot import plot
+
+MODES = ("fwd", "train")
+MEMORY_HEADER = ["shape", "contender", "temporaries", "arguments", "outputs", "h seq"]
+MEMORY_HEADER += ["temp / h seq"]
+ROOFLINE_HEADER = ["shape", "input GEMMs", "sequential GEMMs", "fwd floor", "jrnn fwd"]
+ROOFLINE_HEADER += ["fwd / floor", "train floor (est.)", "jrnn train", "train / floor"]
+CONTENDERS_TEXT = (
+    "Contenders: jrnn (`jrnn.rnn` / `lstm` / `gru`); flax (`flax.linen.RNN` of `SimpleCell` / "
+    "`OptimizedLSTMCell` / `GRUCell`, stacked per layer, `nn.Bidirectional` when bidirectional, "
+    "torch's weights mapped exactly); scan (a textbook `lax.scan`, both matmuls in the step)."
+)
+MEMORY_TEXT = (
+    "XLA memory analysis of the compiled train step, MB; torch not measured. h seq is the "
+    "hidden-state sequence, L*N*H float32 per layer and direction (H the hidden size, also for "
+    "an LSTM, whose c sequence is as large and not counted in it)."
+)
+ROOFLINE_TEXT = (
+    "Per layer, one direction (GFLOP/s in brackets): the input GEMM (L*N, in) x (in, G*H) and L "
+    "sequential (N, P) x (P, G*H) in a lax.scan; G gate blocks, P = proj_size or H. Floors sum "
+    "the layers, times D directions. Fwd floor: input GEMMs + sequential chain. Train floor "
+    "(estimate): 3 x the input GEMMs (forward, d W_ih, d x) + one (L*N, P) x (P, G*H) (d W_hh) "
+    "+ 2 x the sequential chain (forward, d h). Gate math and the LSTM projection not counted."
+)
+
+
+def cores() -> int:
+    """CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def machine() -> dict:
+    """The CPU, core count, thread setting, versions and date of this run."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": cores(),
+        "torch_threads": torch.get_num_threads(),
+        "jax_backend": jax.default_backend(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "torch": torch.__version__,
+        "flax": flax.__version__,
+        "numpy": np.__version__,
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+def runs(results: dict) -> list[tuple[str, dict]]:
+    """``[(heading, run)]``, e.g. ``("GRU, bidirectional", {...})``, in the order they ran."""
+    return [
+        (f"{run['title']}, {direction}", run)
+        for by_direction in results["kinds"].values()
+        for direction, run in by_direction.items()
+    ]
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _label(name: str, shape: dict) -> str:
+    return f"{name} {', '.join(str(v) for v in shape.values())}"
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e3:.3g} ms"
+
+
+def _by_shape(run: dict, names: Sequence[str], value: Callable) -> list[str]:
+    """A table with one row per shape and a ``value(shape_result, name, mode)`` column each."""
+    header = ["shape", *(f"{n} {mode}" for n in names for mode in MODES)]
+    rows = [
+        [_label(s, r["shape"]), *(value(r, n, mode) for n in names for mode in MODES)]
+        for s, r in run["shapes"].items()
+    ]
+    return _table(header, rows)
+
+
+def _parity_table(run: dict) -> list[str]:
+    rows = [
+        [s, n, *(f"{e:.1e}" for e in errors.values())]
+        for s, r in run["shapes"].items()
+        for n, errors in r["parity"].items()
+    ]
+    fields = next(iter(next(iter(run["shapes"].values()))["parity"].values()))
+    return _table(["shape", "contender", *fields], rows)
+
+
+def _memory_rows(run: dict) -> list[list[str]]:
+    cases = [
+        (s, r["shape"], r["h_sequence_bytes"], r["train_memory"]) for s, r in run["shapes"].items()
+    ]
+    if run.get("memory_case"):
+        case = run["memory_case"]
+        stats = {n: case[n] for n in run["contenders"]}
+        cases.append(("long", case["shape"], case["h_sequence_bytes"], stats))
+    return [
+        [
+            _label(name, shape),
+            n,
+            *(f"{m[k] / 1e6:.3g}" for k in ("temp", "argument", "output")),
+            f"{h_seq / 1e6:.3g}",
+            f"{m['temp'] / h_seq:.2f}",
+        ]
+        for name, shape, h_seq, stats in cases
+        for n, m in stats.items()
+    ]
+
+
+def _roofline_rows(run: dict) -> list[list[str]]:
+    rows = []
+    for name, roof in run["roofline"].items():
+        timed = run["shapes"][name]
+        layers = range(timed["shape"]["layers"])
+
+        def gemms(gemm, roof=roof, layers=layers):
+            parts = [roof[f"{gemm}_l{k}"] for k in layers]
+            gflops = ", ".join(f"{p['gflops']:.3g}" for p in parts)
+            return f"{_ms(sum(p['median_s'] for p in parts))} ({gflops})"
+
+        def versus(mode, floor, timed=timed):
+            jrnn_s = timed[mode].get("jrnn", {}).get("median_s")
+            ratio = "-" if jrnn_s is None else f"{jrnn_s / floor:.2f}"
+            return [_ms(floor), _ms(jrnn_s), ratio]
+
+        rows.append(
+            [
+                _label(name, timed["shape"]),
+                gemms("input_gemm"),
+                gemms("recurrent"),
+                *versus("fwd", roof["fwd_floor_s"]),
+                *versus("train", roof["train_floor_estimate_s"]),
+            ]
+        )
+    return rows
+
+
+def _run_section(heading: str, run: dict) -> list[str]:
+    """One kind and direction setting: every table, each under a heading naming the kind."""
+    names, torch_name = run["contenders"], run["torch"]
+    jrnn_names = [n for n in names if n.startswith("jrnn")]
+    lines = [f"## {heading}", "", f"Reference: `{torch_name}`. {run['note']}".rstrip(), ""]
+    lines += [f"### {heading}: time relative to {torch_name} (median of per-round ratios)", ""]
+    lines += _by_shape(run, names, lambda r, n, mode: f"{r[mode][n]['ratio_to_torch']:.2f}")
+    if "flax" in names and jrnn_names:
+        lines += ["", f"### {heading}: jrnn time relative to flax (median of per-round ratios)"]
+        lines += [
+            "",
+            *_by_shape(run, jrnn_names, lambda r, n, m: f"{r[m][n]['ratio_to_flax']:.2f}"),
+        ]
+    lines += ["", f"### {heading}: median time per call", ""]
+    lines += _by_shape(run, ["torch", *names], lambda r, n, mode: _ms(r[mode][n]["median_s"]))
+    lines += ["", f"### {heading}: first call of a fresh jit, trace + compile + run (s)", ""]
+    lines += _by_shape(run, names, lambda r, n, m: f"{r['first_call_s'][n][m]['total']:.2f}")
+    lines += ["", f"### {heading}: parity with torch (max |error| / max |torch value|)", ""]
+    lines += _parity_table(run)
+    lines += ["", f"### {heading}: train step memory", "", MEMORY_TEXT, ""]
+    lines += _table(MEMORY_HEADER, _memory_rows(run))
+    if run.get("roofline"):
+        lines += ["", f"### {heading}: GEMM roofline (the XLA floor)", "", ROOFLINE_TEXT, ""]
+        lines += _table(ROOFLINE_HEADER, _roofline_rows(run))
+    return [*lines, ""]
+
+
+def markdown(results: dict) -> str:
+    """The report: the machine, then per kind and direction setting every table."""
+    m = results["machine"]
+    lines = [
+        "# jrnn benchmark",
+        "",
+        f"{m['cpu']}, {m['cores']} cores (torch threads {m['torch_threads']}), "
+        f"JAX {m['jax']} ({m['jax_backend']}), torch {m['torch']}, flax {m['flax']}, "
+        f"Python {m['python']}; {m['date']}.",
+        f"float32, zero initial state; {results['rounds']} paired rounds per shape and mode, in "
+        "rotating order; every ratio is the median over rounds of a time over the reference's "
+        "time in the same round (lower is faster); shape = L, N, H_in, H, layers. "
+        "fwd: `output, state = f(x)`; train: one `value_and_grad` of the sum of output and every "
+        "final state, with respect to the params and x.",
+        "",
+        CONTENDERS_TEXT,
+        "",
+    ]
+    for heading, run in runs(results):
+        lines += _run_section(heading, run)
+    return "\n".join(lines)
+
+
+def write(results: dict, out: Path) -> str:
+    """Write ``bench.json``, ``bench.md`` and ``bench.png`` under ``out``; return the markdown."""
+    (out / "bench.json").write_text(json.dumps(results, indent=1))
+    table = markdown(results)
+    (out / "bench.md").write_text(table)
+    plot(runs(results), results["machine"], out / "bench.png")
+    return table

@@ -1,0 +1,79 @@
+"""The "XLA floor" of a case: its GEMMs alone, timed in JAX.
+
+Per layer ``k`` (and each of its ``D`` directions, which have the same GEMMs), with ``G`` gate
+blocks, ``P`` the size of ``h`` and ``in_k = H_in`` (``k = 0``) or ``D*P``:
+
+- the hoisted input GEMM ``(L*N, in_k) x (in_k, G*H)``;
+- the same-size ``(L*N, P) x (P, G*H)`` GEMM of the backward's ``d W_hh``;
+- ``L`` sequential ``(N, P) x (P, G*H)`` GEMMs, a ``lax.scan`` of just the matmul.
+
+Forward floor: input GEMMs + sequential chains. Train floor (an estimate): 3 x the input GEMMs
+(forward, ``d W_ih``, ``d x``) + the ``d W_hh`` GEMM + 2 x the sequential chain (forward,
+``d h``). Both summed over layers and times ``D``. Not counted: the element-wise gate math and,
+for a projected LSTM, the per-step ``(N, H) x (H, P)`` projection.
+"""
+
+import functools
+import statistics
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from .cases import Case
+from .timing import calibrate, jax_call, paired_rounds
+
+
+def _matmul_chain(h0, w, *, length):
+    """``length`` sequential ``h @ w``, ``(N, P) x (P, G*H)``, ``h`` the first ``P`` columns.
+
+    XLA keeps the whole dot and slices its result (checked on the CPU backend's HLO).
+    """
+    P = h0.shape[1]
+    return lax.scan(lambda h, _: ((h @ w)[:, :P], None), h0, None, length=length)[0]
+
+
+def _recurrent_weight(rng, P: int, gates_H: int):
+    """``(P, G*H)`` with an orthogonal first ``(P, P)`` block, so ``h`` keeps its norm."""
+    w = rng.standard_normal((P, gates_H)) / np.sqrt(P)
+    w[:, :P], _ = np.linalg.qr(rng.standard_normal((P, P)))
+    return jnp.asarray(w, jnp.float32)
+
+
+def _total(report: dict, gemm: str, layers: int) -> float:
+    return sum(report[f"{gemm}_l{k}"]["median_s"] for k in range(layers))
+
+
+def bench_roofline(case: Case, *, rounds, min_sample_s, seed) -> dict:
+    """Median seconds and GFLOP/s of each GEMM per layer (one direction), and the floors."""
+    shape, P, D = case.shape, case.out_size, case.directions
+    gates_H = case.kind.gates * shape.H
+    rng = np.random.default_rng(seed)
+    rows = shape.L * shape.N
+    calls, flops = {}, {}
+    for k in range(shape.layers):
+        fan_in = shape.H_in if k == 0 else D * P
+        inputs = jnp.asarray(rng.standard_normal((rows, fan_in), np.float32))  # (L*N, in_k)
+        w_ih = jnp.asarray(rng.standard_normal((fan_in, gates_H), np.float32))  # (in_k, G*H)
+        hs = jnp.asarray(rng.standard_normal((rows, P), np.float32))  # (L*N, P)
+        w_hh = _recurrent_weight(rng, P, gates_H)  # (P, G*H)
+        h0 = jnp.asarray(rng.standard_normal((shape.N, P), np.float32))  # (N, P)
+        calls[f"input_gemm_l{k}"] = jax_call(jax.jit(jnp.matmul), inputs, w_ih)
+        calls[f"hh_gemm_l{k}"] = jax_call(jax.jit(jnp.matmul), hs, w_hh)
+        chain = jax.jit(functools.partial(_matmul_chain, length=shape.L))
+        calls[f"recurrent_l{k}"] = jax_call(chain, h0, w_hh)
+        flops[f"input_gemm_l{k}"] = 2 * rows * fan_in * gates_H
+        flops[f"hh_gemm_l{k}"] = flops[f"recurrent_l{k}"] = 2 * rows * P * gates_H
+    times = paired_rounds(calls, rounds, calibrate(calls, min_sample_s))
+    report = {
+        name: {"median_s": statistics.median(t), "gflops": flops[name] / statistics.median(t) / 1e9}
+        for name, t in times.items()
+    }
+    inputs, hh, recurrent = (
+        _total(report, g, shape.layers) for g in ("input_gemm", "hh_gemm", "recurrent")
+    )
+    report["directions"] = D
+    report["fwd_floor_s"] = D * (inputs + recurrent)
+    report["train_floor_estimate_s"] = D * (3 * inputs + hh + 2 * recurrent)
+    return report
