@@ -48,11 +48,22 @@ class Recurrent(NamedTuple):
         ``w_hh_t``: ``(P, gates*H)``; ``b_hh``: ``(gates*H,)`` or ``None`` (no bias); for kinds
         that fold it, the driver passes ``b_ih + b_hh`` here and leaves ``b_ih`` out of ``xp``.
         ``w_hr_t``: ``(H, P)`` for LSTM's projection, else ``None``.
+        ``w_ih_t``: ``(H_in, gates*H)`` when the step projects its own input (the scan then
+        reads ``x_t``, not ``xp_t``), with ``b_ih``: ``(gates*H,)`` or ``None``; else both
+        ``None`` and the input projection is hoisted out of the loop.
     """
 
     w_hh_t: jax.Array
     b_hh: jax.Array | None
     w_hr_t: jax.Array | None
+    w_ih_t: jax.Array | None = None
+    b_ih: jax.Array | None = None
+
+
+def project_input(weights: Recurrent, x: jax.Array, precision=None) -> jax.Array:
+    """``x @ W_ih.T + b_ih``: ``(..., H_in)`` -> ``(..., gates*H)``."""
+    xp = jnp.matmul(x, weights.w_ih_t, precision=precision)
+    return xp if weights.b_ih is None else add_bias(xp, weights.b_ih)
 
 
 def add_bias(a: jax.Array, bias: jax.Array) -> jax.Array:

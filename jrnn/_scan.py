@@ -1,7 +1,9 @@
 """The time loop: one layer, one direction, any cell kind, and its derivative rule.
 
-This is the only place jrnn runs over time. The caller hoists the input projection
-``x_t @ W_ih.T + b_ih`` for every step into one GEMM; the scan body is :func:`jrnn._cells.step`.
+This is the only place jrnn runs over time. The input projection ``x_t @ W_ih.T + b_ih`` is
+either hoisted by the caller into one GEMM over every step (the scan reads ``xp_t``) or done by
+the step itself (the weights carry ``W_ih``; the scan reads ``x_t``); the scan body is
+:func:`jrnn._cells.step`.
 
 Differentiation is a ``jax.custom_jvp`` rule, so forward mode (``jvp``, ``jacfwd``,
 ``linearize``) and reverse mode both work. The rule runs the scan once, keeping the carry
@@ -18,7 +20,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._cells import CellSpec, Recurrent, add_bias, hidden, step
+from ._cells import CellSpec, Recurrent, add_bias, hidden, project_input, step
 
 
 def scan_layer(
@@ -40,13 +42,15 @@ def scan_layer(
         y_t = h_t                             where mask[t], else 0
 
     Shapes:
-        ``xp``: ``(L, N, gates*H)``, the input projections. ``carry0``: ``h (N, P)`` or
-        ``(h (N, P), c (N, H))``. ``mask``: ``(L, N)`` bool, or ``None`` for all steps valid.
+        ``xp``: ``(L, N, gates*H)``, the input projections, or the inputs ``(L, N, H_in)``
+        when ``weights`` carry ``W_ih``. ``carry0``: ``h (N, P)`` or ``(h (N, P), c (N, H))``.
+        ``mask``: ``(L, N)`` bool, or ``None`` for all steps valid.
 
     Args:
         cell: the kind.
-        weights: this direction's recurrent weights.
-        xp: input projections (``b_ih`` included unless the kind folds it into ``b_hh``).
+        weights: this direction's recurrent weights, and ``W_ih`` if the step projects.
+        xp: input projections (``b_ih`` included unless the kind folds it into ``b_hh``), or
+            the inputs themselves.
         carry0: initial state.
         mask: which steps are valid. The valid steps of each row must form a prefix: the
             reverse direction then starts at each row's last valid step by holding ``carry0``
@@ -65,7 +69,9 @@ def _scan(cell, reverse, unroll, precision, weights, xp, carry0, mask, keep):
     """The scan itself. ``keep``: output every carry and what the tangent needs, not ``ys``."""
 
     def body(carry, inputs):
-        xp_t, valid_t = inputs  # (N, gates*H), (N,) or None
+        xp_t, valid_t = inputs  # (N, gates*H) or x_t (N, H_in); (N,) or None
+        if weights.w_ih_t is not None:
+            xp_t = project_input(weights, xp_t, precision)
         new, internals = step(cell, weights, xp_t, carry, precision)
         if valid_t is not None:
             new = jax.tree.map(lambda a, b: jnp.where(valid_t[:, None], a, b), new, carry)
@@ -109,6 +115,11 @@ def _layer_jvp(cell, reverse, unroll, precision, primals, tangents):
         cell, reverse, unroll, precision, weights, xp, carry0, mask, True
     )
     h_seq = hidden(cell, carries)  # (L, N, P)
+    if weights.w_ih_t is not None:  # the step projected x_t: its tangent, over the sequence
+        d_xp = _times_transposed(d_xp, weights.w_ih_t.T, precision)  # (L, N, gates*H)
+        d_xp = d_xp + _times_transposed(xp, d_weights.w_ih_t.T, precision)
+        if weights.b_ih is not None:
+            d_xp = add_bias(d_xp, d_weights.b_ih)
     ys = h_seq if mask is None else jnp.where(mask[..., None], h_seq, 0)
     prev = _previous(carries, carry0, reverse)
 
