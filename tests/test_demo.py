@@ -2,6 +2,7 @@
 files, and the command line (in-process and as `python scripts/demo.py` / `-m jrnn.demo`)."""
 
 import contextlib
+import inspect
 import io
 import math
 import os
@@ -17,22 +18,36 @@ import safetensors.torch
 import torch
 
 from jrnn import rnn
-from jrnn.demo import adding_problem, check_against_torch, cli, init_head, init_irnn, main
+from jrnn.demo import (
+    UNSTABLE,
+    WORST_LOSS_STEPS,
+    adding_problem,
+    check_against_torch,
+    cli,
+    init_head,
+    init_irnn,
+    main,
+    parser,
+    progress_postfix,
+    stability_report,
+    worst_after_warmup,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {"seq_len": 6, "steps": 50, "hidden_size": 4, "batch_size": 8, "test_size": 16}
+# lr 1e-2: 50 steps get past the initial loss (at the default 3e-4 they barely start)
+TINY = {"seq_len": 6, "steps": 50, "hidden_size": 4, "batch_size": 8, "test_size": 16, "lr": 1e-2}
 RESULT_LINE = re.compile(r"result: irnn_mse=(\S+) tanh_mse=(\S+) baseline_mse=(\S+) seconds=(\S+)")
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """One tiny run through the argparse shim, its stdout captured."""
+    """One tiny run through the argparse shim: result, stdout, output folder, progress bars."""
     out = tmp_path_factory.mktemp("demo")
     argv = [f"--{name.replace('_', '-')}={value}" for name, value in TINY.items()]
-    stdout = io.StringIO()
-    with contextlib.redirect_stdout(stdout):
-        result = cli([*argv, "--seed=3", f"--out={out}", "--no-progress"])
-    return result, stdout.getvalue(), out
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        result = cli([*argv, "--seed=3", f"--out={out}"])
+    return result, stdout.getvalue(), out, stderr.getvalue()
 
 
 def torch_model(result):
@@ -87,7 +102,7 @@ def test_init_head_is_a_torch_linear():
 
 
 def test_result_line_is_last_and_parses(tiny_run):
-    result, stdout, _ = tiny_run
+    result, stdout, _, _ = tiny_run
     last = stdout.strip().splitlines()[-1]
     match = RESULT_LINE.fullmatch(last)
     assert match, last
@@ -100,15 +115,74 @@ def test_result_line_is_last_and_parses(tiny_run):
 
 
 def test_both_models_learn_something(tiny_run):
-    result, _, _ = tiny_run
+    result, _, _, _ = tiny_run
     for label in ("IRNN", "tanh RNN"):
         losses = result["losses"][label]
         assert losses.shape == (TINY["steps"],) and np.isfinite(losses).all()
         assert losses[-10:].mean() < losses[:10].mean(), label
 
 
+def test_progress_postfix_shows_the_worst_recent_loss():
+    """One step's spike stays on the bar for WORST_LOSS_STEPS steps, the mean only for 100."""
+    calm = np.full(4000, 0.05)
+    assert progress_postfix(calm) == {"loss": "0.0500", "worst": "0.05"}
+    spiked = calm.copy()
+    spiked[2000] = 5.5e12
+    shown = progress_postfix(spiked[:2001])
+    assert shown == {"loss": "5.5e+10", "worst": "5.5e+12"}
+    shown = progress_postfix(spiked[:2101])  # the running mean has forgotten it ...
+    assert shown == {"loss": "0.0500", "worst": "5.5e+12"}  # ... the worst has not
+    assert progress_postfix(spiked[: 2000 + WORST_LOSS_STEPS])["worst"] == "5.5e+12"
+    assert progress_postfix(spiked[: 2001 + WORST_LOSS_STEPS])["worst"] == "0.05"
+    assert progress_postfix(np.array([0.3, 0.1])) == {"loss": "0.2000", "worst": "0.3"}
+    assert progress_postfix(np.array([0.1, np.nan]))["worst"] == "nan"
+
+
+def test_progress_bars_show_running_and_worst_loss(tiny_run):
+    result, _, _, bars = tiny_run
+    for label in ("IRNN", "tanh RNN"):
+        final = [line for line in bars.split("\r") if line.startswith(f"{label}: 100%")][-1]
+        expected = progress_postfix(result["losses"][label])
+        assert f"loss={expected['loss']}, worst={expected['worst']}" in final, final
+
+
+def test_worst_loss_after_warmup_is_reported_and_stable(tiny_run):
+    """main reports each model's largest step loss after the first 10% of steps."""
+    result, stdout, _, _ = tiny_run
+    warmup = TINY["steps"] // 10
+    for label in ("IRNN", "tanh RNN"):
+        worst = result["worst_loss"][label]
+        assert worst == result["losses"][label][warmup:].max()
+        assert worst <= UNSTABLE * result["baseline_mse"]
+    assert f"Largest training-step loss after the first {warmup} steps (warm-up):" in stdout
+    assert "loss spike" not in stdout
+
+
+def test_worst_after_warmup_and_the_report():
+    losses = np.array([50.0] * 100 + [0.2] * 899 + [3.0])
+    assert worst_after_warmup(losses) == 3.0
+    assert worst_after_warmup(np.array([7.0])) == 7.0
+    stable = stability_report({"IRNN": 1.0, "tanh RNN": 0.2}, 0.1, 1000)
+    assert stable.splitlines()[1:] == [
+        "  IRNN (relu, identity init)           1 10.0x baseline",
+        "  tanh RNN (torch init)              0.2  2.0x baseline",
+    ]
+    for spike in (1.01, np.nan):
+        report = stability_report({"IRNN": spike, "tanh RNN": 0.2}, 0.1, 1000)
+        assert report.endswith(
+            "above 10x the baseline: a loss spike (or too few steps); try a lower --lr"
+        )
+
+
+def test_default_lr_is_the_measured_one():
+    """At lr 1e-3, 3 of 6 seeds had a step loss above 10x the baseline; at 3e-4, 1 (README)."""
+    defaults = {name: p.default for name, p in inspect.signature(main).parameters.items()}
+    assert defaults["lr"] == 3e-4 == parser().parse_args([]).lr
+    assert (defaults["clip"], defaults["batch_size"], defaults["steps"]) == (1.0, 64, 5000)
+
+
 def test_files_written(tiny_run):
-    result, stdout, out = tiny_run
+    result, stdout, out, _ = tiny_run
     files = result["files"]
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in files.values())
     assert files["loss_curve"].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
@@ -117,7 +191,7 @@ def test_files_written(tiny_run):
 
 
 def test_saved_irnn_is_the_trained_one(tiny_run):
-    result, _, _ = tiny_run
+    result, _, _, _ = tiny_run
     trained = result["models"]["IRNN"]
     torch_rnn, head = torch_model(result)
     for name, tensor in torch_rnn.state_dict().items():
@@ -127,13 +201,13 @@ def test_saved_irnn_is_the_trained_one(tiny_run):
 
 
 def test_torch_cross_check_passed(tiny_run):
-    result, stdout, _ = tiny_run
+    result, stdout, _, _ = tiny_run
     assert result["torch_max_abs_diff"] <= 1e-5
     assert re.search(r"max \|torch - jrnn\| = \S+ over 16 predictions .*: match", stdout)
 
 
 def test_torch_predicts_what_jrnn_predicts_on_fresh_data(tiny_run):
-    result, _, _ = tiny_run
+    result, _, _, _ = tiny_run
     x, _ = adding_problem(jax.random.key(42), batch_size=5, seq_len=9)
     model = result["models"]["IRNN"]
     _, h_n = rnn(model["rnn"], x, nonlinearity="relu")
@@ -146,7 +220,7 @@ def test_torch_predicts_what_jrnn_predicts_on_fresh_data(tiny_run):
 
 
 def test_check_against_torch_raises_on_a_mismatch(tiny_run):
-    result, _, _ = tiny_run
+    result, _, _, _ = tiny_run
     files = result["files"]
     x, _ = adding_problem(jax.random.key(1), batch_size=3, seq_len=4)
     wrong = np.full(3, 100.0, np.float32)
