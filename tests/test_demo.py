@@ -174,11 +174,12 @@ def test_worst_after_warmup_and_the_report():
         )
 
 
-def test_default_lr_is_the_measured_one():
-    """At lr 1e-3, 3 of 6 seeds had a step loss above 10x the baseline; at 3e-4, 1 (README)."""
+def test_defaults_are_the_measured_stable_ones():
+    """Six seeds (README): a step loss above 10x the baseline on 3 at lr 1e-3 and batch 64, on 1
+    at 3e-4 and batch 64, on none at 3e-4 and batch 128."""
     defaults = {name: p.default for name, p in inspect.signature(main).parameters.items()}
     assert defaults["lr"] == 3e-4 == parser().parse_args([]).lr
-    assert (defaults["clip"], defaults["batch_size"], defaults["steps"]) == (1.0, 64, 5000)
+    assert (defaults["clip"], defaults["batch_size"], defaults["steps"]) == (1.0, 128, 5000)
 
 
 def test_files_written(tiny_run):
