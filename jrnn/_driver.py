@@ -3,11 +3,13 @@
 ``torch.nn.RNN/LSTM/GRU.forward`` differ only in their cell; everything around it is here.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
 from . import _inputs
-from ._cells import CellSpec, Recurrent, add_bias
+from ._cells import CellSpec, Recurrent, project_input
 from ._init import check_flags
 from ._params import RNNConfig, suffix
 from ._scan import scan_layer, scan_layer_in_segments
@@ -99,19 +101,15 @@ def _run_layer(cell, config, params, layer, x, state, mask, *, checkpoint_every,
             # would cost a pass over (and a buffer of) the whole (L, N, gates*H) sequence.
             b_ih, b_hh = None, b_ih + b_hh
         weights = Recurrent(params[f"weight_hh{name}"].T, b_hh, None if w_hr is None else w_hr.T)
-
-        def project(x, w_ih=w_ih, b_ih=b_ih):
-            xp = jnp.matmul(x, w_ih.T, precision=options["precision"])  # (L, N, gates*H)
-            return xp if b_ih is None else add_bias(xp, b_ih)
-
+        input_weights = weights._replace(w_ih_t=w_ih.T, b_ih=b_ih)
+        project = functools.partial(project_input, input_weights, precision=options["precision"])
         carry0 = jax.tree.map(lambda s, d=direction: s[d], state)
         config_ = dict(options, reverse=bool(direction))
         if checkpoint_every is None and _hoists_projection(cell):
             # One GEMM over all L*N rows, hoisted out of the time loop.
             ys, final = scan_layer(cell, weights, project(x), carry0, mask, **config_)
         elif checkpoint_every is None:
-            in_loop = weights._replace(w_ih_t=w_ih.T, b_ih=b_ih)
-            ys, final = scan_layer(cell, in_loop, x, carry0, mask, **config_)
+            ys, final = scan_layer(cell, input_weights, x, carry0, mask, **config_)
         else:
             ys, final = scan_layer_in_segments(
                 cell, weights, x, project, carry0, mask, segment=checkpoint_every, **config_
