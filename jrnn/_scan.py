@@ -9,9 +9,11 @@ Differentiation is a ``jax.custom_jvp`` rule, so forward mode (``jvp``, ``jacfwd
 ``linearize``) and reverse mode both work. The rule runs the scan once, keeping the carry
 sequence and the few values each kind's tangent needs, then a *tangent scan* that is linear in
 the tangents and does only ``dh @ W_hh.T`` (and ``@ W_hr.T``) per step. The tangents coming from
-the weights, ``h_{t-1} @ dW_hh.T`` and ``m_t @ dW_hr.T``, are whole-sequence GEMMs outside it.
+the weights, ``h_{t-1} @ dW_hh.T`` and ``m_t @ dW_hr.T``, are GEMMs over many steps outside it:
+over the whole sequence, or, for a long one, over each of 16 chunks (a scan over chunks, each
+rematerialised), so no whole-sequence ``h_{t-1}`` or pre-activation tangent ever exists.
 For reverse mode JAX transposes that scan: a backward scan carrying only the state's cotangent,
-and the weight and input gradients as whole-sequence GEMMs.
+and the weight and input gradients as GEMMs over the chunks, accumulated.
 """
 
 import functools
@@ -91,17 +93,6 @@ def _layer(cell, reverse, unroll, precision, weights, xp, carry0, mask):
     return ys, carry_last
 
 
-def _previous(carries, carry0, reverse):
-    """The carry each step starts from: ``(L, N, ...)`` per leaf.
-
-    Padding holds the carry, so the shifted sequence is right for masked rows too (the reverse
-    direction meets a row's padding first and holds ``carry0`` through it).
-    """
-    if reverse:
-        return jax.tree.map(lambda s, c: jnp.concatenate([s[1:], c[None]]), carries, carry0)
-    return jax.tree.map(lambda s, c: jnp.concatenate([c[None], s[:-1]]), carries, carry0)
-
-
 def _times_transposed(a, w, precision):
     """``a @ w.T`` for torch-layout ``w``: its transpose in reverse mode is a plain ``@ w``."""
     return lax.dot_general(a, w, (((a.ndim - 1,), (1,)), ((), ())), precision=precision)
@@ -115,25 +106,53 @@ def _layer_jvp(cell, reverse, unroll, precision, primals, tangents):
         cell, reverse, unroll, precision, weights, xp, carry0, mask, True
     )
     h_seq = hidden(cell, carries)  # (L, N, P)
-    if weights.w_ih_t is not None:  # the step projected x_t: its tangent, over the sequence
-        d_xp = _times_transposed(d_xp, weights.w_ih_t.T, precision)  # (L, N, gates*H)
+    ys = h_seq if mask is None else jnp.where(mask[..., None], h_seq, 0)
+    chunk = jax.checkpoint(
+        functools.partial(_tangent_chunk, cell, reverse, unroll, precision), prevent_cse=False
+    )
+    sequences = (carries, saved, m, xp, d_xp, mask)
+    d_carry_last, d_ys = _over_chunks(
+        lambda d_carry, inputs: chunk(weights, d_weights, d_carry, inputs),
+        d_carry0,
+        sequences,
+        carries,
+        carry0,
+        reverse,
+    )
+    return (ys, carry_last), (d_ys, d_carry_last)
+
+
+def _tangent_chunk(cell, reverse, unroll, precision, weights, d_weights, d_carry, inputs):
+    """The tangent scan over one chunk of ``k`` steps, and the weights' tangents for them.
+
+    ``d_carry`` is linear in the tangents; the chunk's ``h_{t-1}`` sequence is rebuilt from its
+    carries and ``edge`` (the carry before the chunk), so no shifted copy of the whole sequence
+    exists. The weights' tangents (``h_{t-1} @ dW_hh.T``, ``x_t @ dW_ih.T``, ``m_t @ dW_hr.T``)
+    are GEMMs over the chunk's ``k*N`` rows: in reverse mode their transposes accumulate the
+    weight gradients chunk by chunk.
+
+    Shapes:
+        ``inputs``: ``(carries, saved, m, xp, d_xp, mask)`` leaves ``(k, N, .)`` (``m`` and
+        ``mask`` may be ``None``), and ``edge``, leaves ``(N, .)``.
+    """
+    (carries, saved, m, xp, d_xp, mask), edge = inputs
+    if reverse:
+        prev = jax.tree.map(lambda s, e: jnp.concatenate([s[1:], e[None]]), carries, edge)
+    else:
+        prev = jax.tree.map(lambda s, e: jnp.concatenate([e[None], s[:-1]]), carries, edge)
+    if weights.w_ih_t is not None:  # the step projected x_t: its tangent, over the chunk
+        d_xp = _times_transposed(d_xp, weights.w_ih_t.T, precision)  # (k, N, gates*H)
         d_xp = d_xp + _times_transposed(xp, d_weights.w_ih_t.T, precision)
         if weights.b_ih is not None:
             d_xp = add_bias(d_xp, d_weights.b_ih)
-    ys = h_seq if mask is None else jnp.where(mask[..., None], h_seq, 0)
-    prev = _previous(carries, carry0, reverse)
-
-    # What the weights' tangents add at every step, as whole-sequence GEMMs.
-    # In torch's layout (``@ dW.T``): the transposes become ``dW = ct.T @ h_prev``, one GEMM
-    # sharing its transposed cotangent with ``dW_ih``'s.
-    d_hp = _times_transposed(hidden(cell, prev), d_weights.w_hh_t.T, precision)  # (L, N, gH)
+    d_hp = _times_transposed(hidden(cell, prev), d_weights.w_hh_t.T, precision)  # (k, N, gH)
     if weights.b_hh is not None:
         d_hp = add_bias(d_hp, d_weights.b_hh)
     if cell.folds_bias:  # update reads xp + hp only: one sequence to carry, not two
         d_xp, d_hp = d_xp + d_hp, None
     d_h_proj = None
     if weights.w_hr_t is not None:
-        d_h_proj = _times_transposed(m, d_weights.w_hr_t.T, precision)  # (L, N, P)
+        d_h_proj = _times_transposed(m, d_weights.w_hr_t.T, precision)  # (k, N, P)
     w_hh = weights.w_hh_t.T  # (gates*H, P)
     w_hr = None if weights.w_hr_t is None else weights.w_hr_t.T  # (P, H)
 
@@ -151,8 +170,70 @@ def _layer_jvp(cell, reverse, unroll, precision, primals, tangents):
         return d_new, hidden(cell, d_new)
 
     inputs = (carries, saved, prev, d_xp, d_hp, d_h_proj, mask)
-    d_carry_last, d_ys = lax.scan(body, d_carry0, inputs, reverse=reverse, unroll=unroll)
-    return (ys, carry_last), (d_ys, d_carry_last)
+    return lax.scan(body, d_carry, inputs, reverse=reverse, unroll=unroll)
+
+
+WHOLE_SEQUENCE_ROWS = 16 * 4096
+"""Up to this many ``L*N`` rows, the tangent scan runs over the whole sequence as one chunk."""
+CHUNKS = 16
+"""Beyond it, the tangent scan runs over this many chunks."""
+
+
+def _chunk_length(seq_len: int, batch_size: int) -> int:
+    """Steps per chunk of the tangent scan.
+
+    Up to :data:`WHOLE_SEQUENCE_ROWS` rows, the whole sequence (chunks cost time on short
+    sequences); beyond, ``1/CHUNKS`` of it, so each chunk's temporaries are a small part of
+    the sequence's while its weight-gradient GEMMs keep thousands of rows.
+    """
+    if seq_len * batch_size <= WHOLE_SEQUENCE_ROWS:
+        return seq_len
+    return -(-seq_len // CHUNKS)
+
+
+def _over_chunks(chunk, d_carry0, sequences, carries, carry0, reverse):
+    """Run ``chunk`` over the sequence ``k`` steps at a time, in the scan's direction.
+
+    Each chunk also gets its edge: the carry before its first step, in the scan's direction
+    (``carry0`` for the first). When ``k`` does not divide ``L``, the last ``L % k`` steps are
+    one more, shorter chunk.
+
+    Shapes:
+        ``sequences`` leaves ``(L, N, .)`` or ``None``; ``carries`` leaves ``(L, N, .)``.
+        Returns the final tangent carry and ``d_ys (L, N, P)``.
+    """
+    seq_len, batch_size = jax.tree.leaves(carries)[0].shape[:2]
+    k = _chunk_length(seq_len, batch_size)
+    count, tail = divmod(seq_len, k)
+    split = count * k
+    if reverse:  # the carry after each chunk's last step; carry0 after the sequence's end
+        after = jax.tree.map(lambda s, c: jnp.concatenate([s[k::k], c[None]]), carries, carry0)
+        edges = jax.tree.map(lambda a: a[:count], after)  # (count, N, .)
+        tail_edge = carry0
+    else:  # the carry before each chunk's first step
+        edges = jax.tree.map(
+            lambda s, c: jnp.concatenate([c[None], s[k - 1 : split - 1 : k]]), carries, carry0
+        )
+        tail_edge = jax.tree.map(lambda s: s[split - 1], carries)
+    head = jax.tree.map(lambda s: s[:split].reshape(count, k, *s.shape[1:]), sequences)
+
+    if count == 1 and not tail:
+        return chunk(d_carry0, (sequences, carry0))
+
+    def run_head(d_carry):
+        d_carry, d_ys = lax.scan(chunk, d_carry, (head, edges), reverse=reverse)
+        return d_carry, d_ys.reshape(split, *d_ys.shape[2:])
+
+    if not tail:
+        return run_head(d_carry0)
+    rest = (jax.tree.map(lambda s: s[split:], sequences), tail_edge)
+    if reverse:  # the reverse direction meets the tail first
+        d_carry, d_ys_rest = chunk(d_carry0, rest)
+        d_carry, d_ys_head = run_head(d_carry)
+    else:
+        d_carry, d_ys_head = run_head(d_carry0)
+        d_carry, d_ys_rest = chunk(d_carry, rest)
+    return d_carry, jnp.concatenate([d_ys_head, d_ys_rest])
 
 
 def scan_layer_in_segments(

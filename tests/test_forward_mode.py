@@ -32,6 +32,8 @@ from _torch_reference import (
 )
 from jax.test_util import check_grads
 
+import jrnn._scan
+
 KINDS = {  # name: (kind, proj_size, options)
     "RNN-tanh": ("RNN", 0, {"nonlinearity": "tanh"}),
     "RNN-relu": ("RNN", 0, {"nonlinearity": "relu"}),
@@ -190,3 +192,18 @@ def test_check_grads_order_two_both_modes(name):
 
     with jax.disable_jit():  # op by op: cheaper than compiling each derivative of each order
         check_grads(fn, jax.tree.map(jnp.asarray, (params, x, state)), 2, modes=["fwd", "rev"])
+
+
+@pytest.mark.parametrize(
+    "name, chunks",
+    [("LSTM-proj", 2), ("GRU", 16), ("RNN-relu", 2)],  # k = 2: a chunk and a shorter tail
+    ids=str,
+)
+def test_tangent_scan_in_chunks(name, chunks, monkeypatch):
+    """A long sequence's tangent scan runs chunk by chunk (forced here on L = 3): same results."""
+    monkeypatch.setattr(jrnn._scan, "WHOLE_SEQUENCE_ROWS", 0)
+    monkeypatch.setattr(jrnn._scan, "CHUNKS", chunks)
+    primals, tangents, cotangents = problem(name, seed=3)
+    run = jax.jit(jvp_and_vjp, static_argnums=0, compiler_options=FAST_COMPILE)
+    results = run(network_fn(name), primals, tangents, cotangents)
+    check_against_torch(name, primals, tangents, cotangents, *results)
