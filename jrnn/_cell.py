@@ -6,12 +6,13 @@ import jax
 import jax.numpy as jnp
 
 from . import _cells, _errors, _inputs, _nonlinearity
-from ._params import cell_config
+from ._params import cell_config, check_jax_holds
 
 
 def checked_step(fn, cell, params, x_t, carry, precision):
     """Check ``x_t`` and the carry against the params, then run :func:`jrnn._cells.step`."""
     config = cell_config(fn, params, cell.kind)
+    check_jax_holds(fn, params, config)
     precision = _inputs.precision(fn, precision)
     x_t = _inputs.array(fn, "x_t", x_t)
     if x_t.ndim not in (1, 2) or x_t.shape[-1] != config.input_size:

@@ -112,7 +112,14 @@ def _run_layer(cell, config, params, layer, x, state, mask, *, checkpoint_every,
             ys, final = scan_layer(cell, input_weights, x, carry0, mask, **config_)
         else:
             ys, final = scan_layer_in_segments(
-                cell, weights, x, project, carry0, mask, segment=checkpoint_every, **config_
+                cell,
+                weights,
+                x,
+                project,
+                carry0,
+                mask,
+                segment=min(checkpoint_every, x.shape[0]),  # one segment at most
+                **config_,
             )
         outputs.append(ys)
         finals.append(final)

@@ -9,6 +9,8 @@ also an instance of torch's type, so code ported from torch (``except RuntimeErr
 
 from collections.abc import Mapping
 
+import jax
+
 
 class ValueAndRuntimeError(ValueError, RuntimeError):
     """A bad value (a shape, a length) that torch refuses with a ``RuntimeError``.
@@ -328,7 +330,12 @@ def dropout(fn: str, value: object) -> ValueError:
     )
 
 
-def precision(fn: str, value: object) -> ValueError | TypeError:
+def precision(fn: str, value: object, err: Exception) -> ValueError | TypeError:
+    if isinstance(value, jax.lax.DotAlgorithm | jax.lax.DotAlgorithmPreset):
+        return ValueError(
+            f"`{fn}`: precision={value!r} is not supported on JAX's {jax.default_backend()} "
+            f"backend ({err}). Pass another jax.lax.DotAlgorithmPreset, or a jax.lax.Precision."
+        )
     error = ValueError if isinstance(value, str | tuple | list) else TypeError
     return error(
         f"`{fn}`: expected precision to be None, a jax.lax.Precision or its name ('default', "
@@ -396,7 +403,25 @@ def flag_type(fn: str, arg: str, value: object) -> TypeError:
 
 
 def init_dtype(fn: str, value: object, arg: str = "dtype") -> TypeError:
-    return TypeError(f"`{fn}`: expected a floating dtype, got {arg}={value!r}.")
+    return TypeError(
+        f"`{fn}`: expected a floating dtype, got {arg}={value!r}; jrnn supports float16, "
+        "bfloat16, float32 and float64."
+    )
+
+
+def init_dtype_x64(fn: str, arg: str) -> TypeError:
+    return TypeError(
+        f"`{fn}`: {arg}=float64 needs JAX's 64-bit mode, which is off (JAX would make float32 "
+        "arrays silently). Call jax.config.update('jax_enable_x64', True) first, or use float32."
+    )
+
+
+def params_too_large(fn: str, needed: int, available: int) -> ValueError:
+    return ValueError(
+        f"`{fn}`: these sizes need {needed / 2**30:.3g} GiB of params, more than the "
+        f"{available / 2**30:.3g} GiB of memory JAX's device has; check input_size, hidden_size "
+        "and num_layers."
+    )
 
 
 def cell_x_shape(fn: str, kind: str, shape: tuple, input_size: int) -> ValueError:
@@ -493,6 +518,28 @@ def linen_dropout_rng_missing(fn: str, dropout: float) -> ValueError:
     )
 
 
+def tensor_without_data(fn: str, name: str, tensor: object) -> TypeError:
+    if tensor.is_meta:
+        what, fix = "is on the meta device, with no values", "materialise it first"
+    else:
+        what, fix = f"has layout {tensor.layout}", "call .to_dense() first"
+    return TypeError(f"`{fn}`: the torch tensor {name!r} {what}; jrnn needs a dense tensor: {fix}.")
+
+
+def init_rngs_type(fn: str, value: object) -> TypeError:
+    return TypeError(
+        f"`{fn}`: expected rngs to be an nnx.Rngs (e.g. rngs=nnx.Rngs(0)), got "
+        f"{type(value).__name__}; a bare key or seed goes inside it: nnx.Rngs(key)."
+    )
+
+
+def dropout_stream(fn: str, rate: float) -> ValueError:
+    return ValueError(
+        f"`{fn}`: dropout={rate} needs a 'dropout' (or 'default') stream in rngs to draw its "
+        "masks from, and rngs has neither: pass e.g. nnx.Rngs(params=0, dropout=1)."
+    )
+
+
 def dropout_rngs_type(fn: str, value: object) -> TypeError:
     return TypeError(
         f"`{fn}`: expected rngs to be an nnx.Rngs, an nnx.RngStream or a jax.random key, "
@@ -569,9 +616,9 @@ def tensor_dtype(fn: str, key: str, dtype: object) -> TypeError:
     )
 
 
-def x64_disabled(fn: str, key: str) -> TypeError:
+def x64_disabled(fn: str, key: str, container: str = "state_dict") -> TypeError:
     return TypeError(
-        f"`{fn}`: state_dict[{key!r}] is float64 but JAX's 64-bit mode is off, so it would be "
+        f"`{fn}`: {container}[{key!r}] is float64 but JAX's 64-bit mode is off, so it would be "
         "cast to float32 silently. Call jax.config.update('jax_enable_x64', True) first, or cast "
         "the tensors to float32 yourself."
     )
@@ -594,6 +641,37 @@ def path_type(fn: str, value: object) -> TypeError:
 def save_suffix(fn: str, path: str) -> ValueError:
     return ValueError(
         f"`{fn}`: writes safetensors files, so path must end in '.safetensors', got {path!r}."
+    )
+
+
+def save_no_stem(fn: str, path: str) -> ValueError:
+    return ValueError(
+        f"`{fn}`: writes safetensors files, so path must end in '.safetensors' after a file name, "
+        f"got {path!r}: a name that is only '.safetensors' has no suffix to `jrnn.load` (nor to "
+        "os.path.splitext), which would refuse the file. Name it, e.g. 'model.safetensors'."
+    )
+
+
+def _same_os_error(err: OSError, message: str) -> OSError:
+    """An error of ``err``'s type and errno (``except PermissionError:`` still works)."""
+    return type(err)(err.errno, message) if err.errno is not None else type(err)(message)
+
+
+def save_failed(fn: str, path: str, step: str, err: OSError) -> OSError:
+    return _same_os_error(
+        err,
+        f"`{fn}`: could not write {path!r}: {step} failed: {err.strerror or err}. The previous "
+        "file, if there was one, is unchanged.",
+    )
+
+
+def save_not_durable(fn: str, path: str, directory: str, err: OSError) -> OSError:
+    return _same_os_error(
+        err,
+        f"`{fn}`: wrote {path!r} completely and renamed it into place, but the fsync of its "
+        f"directory {directory!r} failed: {err.strerror or err}. The new file is there, but its "
+        "directory entry may not survive a crash or power loss; sync the file system (or save "
+        "again) if that matters.",
     )
 
 
@@ -641,6 +719,29 @@ def checkpoint_unreadable(fn: str, path: str, err: Exception) -> CheckpointError
         lines = str(err).strip().splitlines()
         reason = f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
     return CheckpointError(f"`{fn}`: cannot read checkpoint {path!r}: {reason}.")
+
+
+def checkpoint_damaged(fn: str, path: str, tensor: str, problem: str) -> CheckpointError:
+    return CheckpointError(
+        f"`{fn}`: checkpoint {path!r} is damaged: tensor {tensor!r} {problem} (jrnn.save records "
+        "a SHA-256 digest of each tensor's name, dtype, shape and bytes in the file's metadata). "
+        "If you changed the tensors on purpose with a tool that copied jrnn's metadata, drop its "
+        "'jrnn_digest.<name>' entries."
+    )
+
+
+def zip_member_damaged(member: str) -> ValueError:
+    return ValueError(
+        f"the file is damaged: its zip member {member!r} fails its CRC-32, header or size check "
+        "(torch.load does not check these)"
+    )
+
+
+def zip_members_hidden(total: int, listed: int) -> ValueError:
+    return ValueError(
+        f"the file is damaged: its zip archive's end record counts {total} members, but its "
+        f"central directory lists {listed}"
+    )
 
 
 def checkpoint_contents(path: str, err: Exception) -> CheckpointError:

@@ -5,6 +5,7 @@ its own random stream, as torch's ``reset_parameters`` does.
 """
 
 import math
+import os
 from collections.abc import Mapping
 
 import jax
@@ -12,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _errors
-from ._params import GATES, cell_layout, rnn_layout
+from ._params import GATES, cell_layout, is_float_dtype, rnn_layout
 
 
 def is_positive_int(value: object) -> bool:
@@ -20,19 +21,56 @@ def is_positive_int(value: object) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | np.integer) and value >= 1
 
 
+def is_random_key(value: object) -> bool:
+    """Whether ``value`` is one ``jax.random`` key: typed (shape ``()``) or raw ``uint32 (2,)``."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:
+        return False
+    if jnp.issubdtype(dtype, jax.dtypes.prng_key):
+        return tuple(value.shape) == ()
+    return dtype == jnp.uint32 and tuple(value.shape) == (2,)
+
+
 def check_init_args(
     fn: str, sizes: Mapping[str, object], dtype: object, dtype_arg: str = "dtype"
 ) -> None:
-    """Raise unless every size is an integer >= 1 and ``dtype`` (named ``dtype_arg``) floats."""
+    """Raise unless every size is an integer >= 1 and ``dtype`` (named ``dtype_arg``) floats.
+
+    The dtype must be one of jrnn's float dtypes, and one JAX can hold: float64 needs x64 mode.
+    """
     for arg, value in sizes.items():
         if not is_positive_int(value):
             raise _errors.init_size(fn, arg, value, 1)
-    try:
-        floating = jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
-    except TypeError:  # not a dtype at all, e.g. "foo"
-        floating = False
-    if not floating:
+    if not is_float_dtype(dtype):
         raise _errors.init_dtype(fn, dtype, dtype_arg)
+    if jax.dtypes.canonicalize_dtype(dtype) != jnp.dtype(dtype):
+        raise _errors.init_dtype_x64(fn, dtype_arg)
+
+
+def check_key(fn: str, key: object) -> None:
+    """Refuse anything but one ``jax.random`` key (an int seed, a batch of keys)."""
+    if not is_random_key(key):
+        raise _errors.random_key(fn, key)
+
+
+def check_param_bytes(fn: str, layout: Mapping[str, tuple], dtype: object) -> None:
+    """Refuse sizes whose params cannot fit in memory, before JAX tries to allocate them.
+
+    The bound is the first device's memory limit where JAX reports one (GPU, TPU), else the
+    machine's physical memory. Without it, a size such as ``2**62`` aborts the process.
+    """
+    count = sum(math.prod(shape) for shape in layout.values())
+    needed = count * jnp.dtype(dtype).itemsize
+    available = _memory_bytes()
+    if needed > available:
+        raise _errors.params_too_large(fn, needed, available)
+
+
+def _memory_bytes() -> int:
+    stats = jax.local_devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"])
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def check_flags(fn: str, flags: Mapping[str, object]) -> None:
@@ -95,12 +133,16 @@ def _init_network(
     layout = rnn_layout(
         input_size, hidden_size, num_layers, bias, bidirectional, GATES[kind], proj_size
     )
+    check_param_bytes(fn, layout, dtype)
+    check_key(fn, key)
     return uniform_params(key, layout, hidden_size, dtype)
 
 
 def _init_cell(fn, kind, key, input_size, hidden_size, bias, dtype):
     check_init_args(fn, {"input_size": input_size, "hidden_size": hidden_size}, dtype)
     layout = cell_layout(input_size, hidden_size, bias, GATES[kind])
+    check_param_bytes(fn, layout, dtype)
+    check_key(fn, key)
     return uniform_params(key, layout, hidden_size, dtype)
 
 

@@ -4,6 +4,7 @@ Every check runs in Python on static shapes and dtypes, so it fires at call (tra
 XLA sees anything, also under ``jax.jit``.
 """
 
+import functools
 import sys
 
 import jax
@@ -11,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _errors
-from ._init import is_positive_int
+from ._init import is_positive_int, is_random_key
 from ._params import RNNConfig
 from ._torch import tensor_to_numpy
 
@@ -24,7 +25,7 @@ def array(fn: str, arg: str, value: object) -> jax.Array:
     """
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
-        return jnp.asarray(tensor_to_numpy(value))
+        return jnp.asarray(tensor_to_numpy(fn, arg, value))
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return value
     try:
@@ -126,11 +127,12 @@ def valid_steps(
     """Turn ``lengths`` into a ``(L, N)`` mask, ``True`` where a step is valid.
 
     Concrete lengths outside ``[0, L]`` are a ValueError. Traced lengths (under ``jit`` or
-    ``vmap``) cannot be inspected; there a length above ``L`` acts as ``L`` and one below 0 as 0.
+    ``vmap``) cannot be inspected; there a length above ``L`` acts as ``L`` and one below 0 as 0,
+    whatever the integer dtype (an unsigned one included).
     """
     if lengths is None:
         return None
-    lengths = lengths if hasattr(lengths, "shape") else np.asarray(lengths)
+    lengths = array(fn, "lengths", lengths)  # a list of traced ints too
     expected = () if unbatched else (batch_size,)
     if tuple(lengths.shape) != expected:
         raise _errors.lengths_shape(fn, expected, tuple(lengths.shape))
@@ -143,6 +145,8 @@ def valid_steps(
     if values is not None and values.size and (values.min() < 0 or values.max() > seq_len):
         raise _errors.lengths_range(fn, seq_len, int(values.min()), int(values.max()))
     lengths = jnp.reshape(lengths, (-1,))  # (N,)
+    if jnp.issubdtype(lengths.dtype, jnp.unsignedinteger):  # clip before a signed compare
+        lengths = jnp.minimum(lengths, seq_len).astype(jnp.int32)
     return jnp.arange(seq_len)[:, None] < lengths[None, :]  # (L, N)
 
 
@@ -172,12 +176,7 @@ def positive_int(fn: str, arg: str, value: object) -> int:
 
 def random_key(fn: str, key: object) -> None:
     """Check that ``key`` is ``None`` or a ``jax.random`` key (typed, or raw ``uint32 (2,)``)."""
-    if key is None:
-        return
-    dtype = getattr(key, "dtype", None)
-    typed = dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key)
-    raw = dtype == jnp.uint32 and tuple(key.shape) == (2,)
-    if not (typed and key.shape == ()) and not raw:
+    if key is not None and not is_random_key(key):
         raise _errors.random_key(fn, key)
 
 
@@ -191,14 +190,21 @@ def precision(fn: str, value: object):
     bad value is refused naming ``fn`` before any work.
     """
     static(fn, "precision", value)
-    if value is None or isinstance(
-        value, jax.lax.Precision | jax.lax.DotAlgorithm | jax.lax.DotAlgorithmPreset
-    ):
+    if value is None or isinstance(value, jax.lax.Precision):
         return value
     if isinstance(value, list):
         value = tuple(value)  # the engine's static arguments must be hashable
     try:
-        jax.eval_shape(lambda a: jax.lax.dot(a, a, precision=value), _PROBE)
+        _lower_dot(value)
     except (TypeError, ValueError) as err:
-        raise _errors.precision(fn, value) from err
+        raise _errors.precision(fn, value, err) from err
     return value
+
+
+@functools.lru_cache
+def _lower_dot(precision) -> None:
+    """Lower a 1x1 matmul with ``precision`` for the default backend; nothing is compiled.
+
+    An algorithm the backend lacks (``TF32_TF32_F32`` on CPU) fails here, not at run time.
+    """
+    jax.jit(lambda a: jax.lax.dot(a, a, precision=precision)).lower(_PROBE)

@@ -18,6 +18,17 @@ from . import _errors
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 """Stacked gate blocks in every weight, per kind: ``weight_ih`` is ``(gates * H, H_in)``."""
 
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+"""The dtypes jrnn computes in (torch's floating dtypes); init, call, torch and file all use it."""
+
+
+def is_float_dtype(dtype: object) -> bool:
+    """Whether ``dtype`` names one of :data:`FLOAT_DTYPES` (float8 and the like are not)."""
+    try:
+        return jnp.dtype(dtype).name in FLOAT_DTYPES
+    except TypeError:  # not a dtype at all, e.g. "foo"
+        return False
+
 
 class RNNConfig(NamedTuple):
     """What a params dict says about its network."""
@@ -108,9 +119,15 @@ def _shapes(fn: str, params: object) -> dict[str, tuple[int, ...]]:
 def _common_dtype(fn: str, params: Mapping[str, jax.Array]) -> np.dtype:
     dtypes = {name: jnp.dtype(value.dtype) for name, value in params.items()}
     kinds = set(dtypes.values())
-    if len(kinds) != 1 or not jnp.issubdtype(next(iter(kinds)), jnp.floating):
+    if len(kinds) != 1 or not is_float_dtype(next(iter(kinds))):
         raise _errors.params_dtype(fn, dtypes)
     return kinds.pop()
+
+
+def check_jax_holds(fn: str, params: Mapping[str, jax.Array], config: "RNNConfig") -> None:
+    """Refuse NumPy float64 params while JAX's x64 mode is off: JAX would compute in float32."""
+    if jax.dtypes.canonicalize_dtype(config.dtype) != config.dtype:
+        raise _errors.x64_disabled(fn, next(iter(params)), "params")
 
 
 def guess_kind(shapes: Mapping[str, tuple], cell: bool) -> str | None:

@@ -8,7 +8,7 @@ Shared options (every function): ``batch_first``, ``lengths`` (PackedSequence se
 import jax
 
 from . import _cells, _driver, _nonlinearity
-from ._params import rnn_config
+from ._params import check_jax_holds, rnn_config
 
 
 def rnn(
@@ -84,6 +84,7 @@ def rnn(
     """
     fn = "jrnn.rnn"
     config = rnn_config(fn, params, "RNN")
+    check_jax_holds(fn, params, config)
     _nonlinearity.check(fn, nonlinearity)
     return _driver.run(
         fn,
@@ -158,6 +159,7 @@ def lstm(
     """
     fn = "jrnn.lstm"
     config = rnn_config(fn, params, "LSTM")
+    check_jax_holds(fn, params, config)
     output, (h_n, c_n) = _driver.run(
         fn,
         _cells.LSTM,
@@ -231,6 +233,7 @@ def gru(
     """
     fn = "jrnn.gru"
     config = rnn_config(fn, params, "GRU")
+    check_jax_holds(fn, params, config)
     return _driver.run(
         fn,
         _cells.GRU,

@@ -15,11 +15,19 @@ import numpy as np
 
 from . import _errors
 from ._optional import require
-from ._params import GATES, RNNConfig, cell_config, cell_layout, guess_kind, rnn_config, rnn_layout
+from ._params import (
+    FLOAT_DTYPES,
+    GATES,
+    RNNConfig,
+    cell_config,
+    cell_layout,
+    guess_kind,
+    rnn_config,
+    rnn_layout,
+)
 
 # The first key of every kind's state_dict: torch.nn.RNN/LSTM/GRU's, and their cells'.
 ANCHORS = ("weight_ih_l0", "weight_ih")
-FLOATING = ("float16", "bfloat16", "float32", "float64")
 
 
 def config_of(fn: str, params: object) -> tuple[str, RNNConfig]:
@@ -92,10 +100,16 @@ def _select(fn: str, entries: Mapping, prefix: str) -> dict[str, object]:
     return selected
 
 
-def tensor_to_numpy(tensor) -> np.ndarray:
-    """View a torch tensor's values as a NumPy array, bit for bit (bfloat16 included)."""
+def tensor_to_numpy(fn: str, name: str, tensor) -> np.ndarray:
+    """View a torch tensor's values as a NumPy array, bit for bit (bfloat16 included).
+
+    A tensor without values of its own (on the meta device) or not dense (sparse) is refused,
+    naming ``fn`` and the tensor's ``name``.
+    """
     import torch
 
+    if tensor.is_meta or tensor.layout != torch.strided:
+        raise _errors.tensor_without_data(fn, name, tensor)
     tensor = tensor.detach().cpu()
     if tensor.dtype == torch.bfloat16:  # NumPy has no bfloat16 of its own: move the raw bits
         return tensor.view(torch.int16).numpy().view(jnp.bfloat16)
@@ -108,9 +122,9 @@ def _floating_numpy(fn: str, key: str, value: object) -> np.ndarray:
     if not (is_tensor or isinstance(value, np.ndarray | jax.Array)):
         raise _errors.state_dict_value(fn, key, value)
     name = str(value.dtype).removeprefix("torch.") if is_tensor else np.dtype(value.dtype).name
-    if name not in FLOATING:
+    if name not in FLOAT_DTYPES:
         raise _errors.tensor_dtype(fn, key, value.dtype)
-    return tensor_to_numpy(value) if is_tensor else np.asarray(value)
+    return tensor_to_numpy(fn, key, value) if is_tensor else np.asarray(value)
 
 
 def checked_arrays(

@@ -13,7 +13,8 @@ import jax
 import numpy as np
 
 from . import _errors
-from ._torch import ANCHORS, FLOATING, config_of, tensor_to_numpy, torch_order
+from ._params import FLOAT_DTYPES
+from ._torch import ANCHORS, config_of, tensor_to_numpy, torch_order
 
 
 def _is_network(value: object) -> bool:
@@ -42,9 +43,9 @@ def _leaf(fn: str, name: str, value: object) -> np.ndarray:
     is_tensor = torch is not None and isinstance(value, torch.Tensor)
     if not (is_tensor or isinstance(value, np.ndarray | jax.Array)):
         raise _errors.tree_leaf_type(fn, name, value)
-    if str(value.dtype).removeprefix("torch.") not in FLOATING:  # JAX's key<fry> too
+    if str(value.dtype).removeprefix("torch.") not in FLOAT_DTYPES:  # JAX's key<fry> too
         raise _errors.tree_leaf_dtype(fn, name, value.dtype)
-    return np.ascontiguousarray(tensor_to_numpy(value) if is_tensor else value)
+    return np.ascontiguousarray(tensor_to_numpy(fn, name, value) if is_tensor else value)
 
 
 def _network(fn: str, name: str, params: Mapping) -> tuple[str, dict[str, np.ndarray]]:

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from . import _errors, _wrappers
-from ._init import torch_uniform
+from ._init import check_param_bytes, torch_uniform
 from ._optional import require
 from ._params import guess_kind
 from ._wrappers import TorchModule, check_options, run
@@ -43,6 +43,8 @@ def _declare(module: nn.Module, fn: str, layout: dict[str, tuple[int, ...]]) -> 
             if guess not in (None, kind.family):
                 hint = _errors.wrapper_kind_hint("jrnn.linen", guess, kind.cell)
             raise _errors.params_mismatch(fn, kind.name, missing, unexpected, misshaped, hint)
+    if module.is_initializing():
+        check_param_bytes(fn, layout, module.param_dtype)
     init = torch_uniform(module.hidden_size)
     return {
         name: module.param(name, init, shape, module.param_dtype) for name, shape in layout.items()

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from . import _errors, _wrappers
-from ._init import uniform_params
+from ._init import check_param_bytes, uniform_params
 from ._optional import require
 from ._params import RNNConfig, cell_config, rnn_config
 from ._wrappers import TorchModule, check_options, run
@@ -56,7 +56,12 @@ class _Wrapper(nnx.Module):
 
     def _hold(self, rngs: nnx.Rngs) -> None:
         """Draw the params as torch does and hold each as an ``nnx.Param`` named by its key."""
-        params = uniform_params(rngs.params(), self._layout(), self.hidden_size, self.param_dtype)
+        fn = f"jrnn.nnx.{self.torch_module.name}"
+        if not isinstance(rngs, nnx.Rngs):
+            raise _errors.init_rngs_type(fn, rngs)
+        layout = self._layout()
+        check_param_bytes(fn, layout, self.param_dtype)
+        params = uniform_params(rngs.params(), layout, self.hidden_size, self.param_dtype)
         for name, value in params.items():
             setattr(self, name, nnx.Param(value))
 
@@ -157,7 +162,16 @@ class _Network(_Wrapper):
         self.unroll, self.precision, self.checkpoint_every = unroll, precision, checkpoint_every
         self.deterministic = deterministic
         self._hold(rngs)
-        self.rngs = rngs["dropout"].fork() if self.dropout > 0 else None
+        self.rngs = self._dropout_stream(rngs) if self.dropout > 0 else None
+
+    def _dropout_stream(self, rngs: nnx.Rngs) -> nnx.RngStream:
+        """A fork of ``rngs``'s ``"dropout"`` stream (or its ``"default"``), held for calls."""
+        try:
+            return rngs["dropout"].fork()
+        except KeyError:  # neither stream
+            raise _errors.dropout_stream(
+                f"jrnn.nnx.{self.torch_module.name}", self.dropout
+            ) from None
 
     def _layout(self) -> dict[str, tuple[int, ...]]:
         return self.torch_module.layout(

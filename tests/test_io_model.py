@@ -398,3 +398,18 @@ def test_failed_nested_save_leaves_nothing(tmp_path, monkeypatch):
         jrnn.save(tmp_path / "model.safetensors", {"rnn": _rnn(), "head": {"weight": W}})
     monkeypatch.undo()
     assert os.listdir(tmp_path) == []
+
+
+def test_every_tensor_of_a_whole_model_has_a_digest_load_checks(tmp_path):
+    path = tmp_path / "model.safetensors"
+    jrnn.save(path, {"rnn": _rnn(), "head": {"weight": W}})
+    with safetensors.safe_open(str(path), framework="np") as file:
+        names, stored = list(file.keys()), file.metadata()
+    assert sorted(k for k in stored if k.startswith("jrnn_digest.")) == sorted(
+        f"jrnn_digest.{name}" for name in names
+    )
+    data = bytearray(path.read_bytes())
+    data[data.index(np.asarray(W).tobytes()) + 1] ^= 1  # a byte of head.weight, outside the RNN
+    path.write_bytes(bytes(data))
+    with pytest.raises(jrnn.CheckpointError, match="tensor 'head.weight' does not match"):
+        jrnn.load(path, prefix="rnn.")
