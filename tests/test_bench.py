@@ -5,15 +5,18 @@ matches torch before it is timed, a wrong one stops the run, and the report, jso
 written. Timings are not checked, only that they were taken.
 """
 
+import contextlib
 import json
 import runpy
 import subprocess
 import sys
 from pathlib import Path
 
+import jax
+import numpy as np
 import pytest
 
-from jrnn.bench import cli, contenders, report, scan_rnn
+from jrnn.bench import cli, contenders, gpu, report, scan_rnn, xla_flags
 from jrnn.bench.cases import KINDS, Case, Shape
 from jrnn.bench.measure import ParityError, bench_case
 
@@ -131,6 +134,90 @@ def test_unknown_names_are_refused(tmp_path):
         cli.main(quick=True, kinds=["rnn", "elman"], out=tmp_path)
     with pytest.raises(ValueError, match=r"none of the contenders \['flax'\] has kinds"):
         cli.main(quick=True, kinds=["lstm_proj"], contenders=["flax"], out=tmp_path)
+
+
+class _Stop(Exception):
+    """Raised by a stand-in for bench_case once it has seen its arguments."""
+
+
+@pytest.mark.parametrize(
+    ("argv", "tolerance", "torch_device"),
+    [
+        ([], 1e-4, "cpu"),
+        (["--tolerance", "3e-3"], 3e-3, "cpu"),
+        (["--device", "gpu"], 1e-4, "cuda"),
+        (["--device", "gpu", "--tf32", "on"], 1e-2, "cuda"),
+    ],
+)
+def test_device_and_tf32_choose_torch_device_and_tolerance(
+    argv, tolerance, torch_device, tmp_path, monkeypatch
+):
+    """The options reach bench_case; the GPU itself is stood in for (no CUDA call is made)."""
+    seen = {}
+
+    def bench_case(case, chosen, **options):
+        seen.update(options)
+        raise _Stop
+
+    monkeypatch.setattr(cli, "bench_case", bench_case)
+    if "gpu" in argv:
+        monkeypatch.setattr(cli, "placed", lambda device, tf32: contextlib.nullcontext())
+        monkeypatch.setattr(cli, "describe", lambda device, tf32: {"gpu": "stand-in"})
+    with pytest.raises(_Stop):
+        cli.cli(["--quick", "--kinds", "rnn", "--out", str(tmp_path), *argv])
+    assert seen["tolerance"] == tolerance
+    assert seen["torch_device"] == torch_device
+
+
+def test_tf32_needs_a_gpu_and_unknown_devices_are_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"--tf32 on needs --device gpu"):
+        cli.cli(["--tf32", "on", "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match=r"unknown device 'tpu'"):
+        cli.main(device="tpu", out=tmp_path)
+    with pytest.raises(ValueError, match=r"unknown tf32 setting 'maybe'"):
+        cli.main(device="gpu", tf32="maybe", out=tmp_path)
+    if not any(d.platform == "gpu" for d in jax.devices()):
+        with pytest.raises(RuntimeError, match=r"--device gpu: JAX has no gpu backend"):
+            cli.main(device="gpu", quick=True, out=tmp_path)
+
+
+def test_the_gpu_plan_runs_small_shapes_first_and_reports_what_the_budget_left_out(tmp_path):
+    plan = gpu.plan({"off": ["S1", "S2"], "on": ["S2"]}, ["lstm", "gru"])
+    assert plan[:2] == [("S1", "off", "lstm"), ("S1", "off", "gru")]
+    assert plan[2:] == [
+        (s, t, k) for s, t in (("S2", "off"), ("S2", "on")) for k in ("lstm", "gru")
+    ]
+    results = gpu.main(out=tmp_path, budget_s=-1.0, device="cpu", kinds=["rnn"])
+    assert results["left_out"] == [f"{s}, TF32 off, rnn" for s in gpu.SHAPES["off"]]
+    assert "- S5, TF32 off, rnn" in (tmp_path / "bench_gpu.md").read_text()
+
+
+def _child(seconds, worst):
+    times = {"rnn S1 fwd": {"median_s": seconds, "compile_s": 1.0}}
+    return {"times": times, "parity": {"rnn S1": {"abs": worst, "rel": worst / 2}}}
+
+
+def test_xla_flags_pair_each_setting_with_the_baseline_of_its_round():
+    rounds = [
+        {"baseline": _child(2.0, 0.0), "fast": _child(1.0, 1e-6), "bad": {"error": "exit 1: x"}},
+        {"baseline": _child(4.0, 0.0), "fast": _child(3.0, 3e-6), "bad": {"error": "exit 1: x"}},
+    ]
+    summary = xla_flags.summarize(rounds)
+    assert summary["baseline_s"] == {"rnn S1 fwd": 3.0}
+    fast = summary["settings"]["fast"]
+    assert fast["ratio"] == {"rnn S1 fwd": 0.625}  # the median of 1/2 and 3/4, not 2/3
+    assert fast["parity"] == {"rnn S1": {"abs": 3e-6, "rel": 1.5e-6}}
+    assert summary["settings"]["bad"]["errors"] == ["exit 1: x"]
+    baseline = {"rnn S1 output": np.array([1.0, -4.0]), "rnn S1 loss": np.array(2.0)}
+    flagged = {"rnn S1 output": np.array([1.0, -4.5]), "rnn S1 loss": np.array(2.0)}
+    assert xla_flags.differences(flagged, baseline) == {"rnn S1": {"abs": 0.5, "rel": 0.125}}
+
+
+def test_xla_flags_refuse_unknown_shapes_and_reserved_names():
+    with pytest.raises(ValueError, match=r"unknown kinds or shapes \['S9'\]"):
+        xla_flags.main(shapes=["S1", "S9"])
+    with pytest.raises(ValueError, match=r"'baseline' and 'A/A control' are reserved"):
+        xla_flags.main(flags={"baseline": "--xla_cpu_enable_fast_math=true"})
 
 
 def test_the_script_is_the_cli(monkeypatch):

@@ -1,8 +1,9 @@
-"""The CPU benchmark behind ``scripts/bench.py``: jrnn against torch, flax and a plain scan.
+"""The benchmark behind ``scripts/bench.py``: jrnn against torch, flax and a plain scan.
 
 Every cell kind (tanh RNN, LSTM, LSTM with ``proj_size``, GRU), uni- and bidirectional, with
-torch as the reference every ratio divides by. ``import jrnn`` does not import this package; it
-needs torch, flax and matplotlib (the ``test`` extra has them).
+torch as the reference every ratio divides by; on the CPU, or on a GPU against torch's cuDNN
+modules. ``import jrnn`` does not import this package; it needs torch, flax and matplotlib (the
+``test`` extra has them).
 
 Where things are:
 
@@ -15,5 +16,9 @@ Where things are:
 - ``timing``: paired rotating rounds, calibration, medians and per-round ratios;
 - ``roofline``: the GEMMs alone, the "XLA floor";
 - ``report`` and ``plot``: bench.md, bench.json and bench.png;
-- ``cli``: ``main(**kwargs)`` and the argparse shim ``scripts/bench.py`` calls.
+- ``device``: ``--device cpu|gpu`` and ``--tf32 off|on``: placement, TF32, parity tolerance;
+- ``cli``: ``main(**kwargs)`` and the argparse shim ``scripts/bench.py`` calls;
+- ``gpu``: the prepared GPU run within a time budget (``scripts/bench_gpu.sh``);
+- ``xla_flags`` and ``xla_child``: XLA CPU flags against the baseline, one child process each
+  (``scripts/bench_xla_flags.py``).
 """

@@ -40,6 +40,7 @@ class Kind:
         projected: an LSTM with ``proj_size = H // 2``.
         title: its heading in the report.
         note: what its report section must say beside the tables.
+        cpu_note: what it must say after ``note`` when torch ran on the CPU.
     """
 
     name: str
@@ -48,6 +49,7 @@ class Kind:
     projected: bool
     title: str
     note: str = ""
+    cpu_note: str = ""
 
 
 KINDS = {
@@ -59,8 +61,8 @@ KINDS = {
         4,
         True,
         "LSTM with proj_size = H // 2",
-        "flax has no proj_size, so there is no flax contender. torch runs an LSTM with "
-        "projections without oneDNN (its own warning says so).",
+        "flax has no proj_size, so there is no flax contender.",
+        "torch runs an LSTM with projections without oneDNN (its own warning says so).",
     ),
     "gru": Kind("gru", "gru", 3, False, "GRU"),
 }

@@ -1,4 +1,4 @@
-"""Side-by-side CPU benchmark: jrnn against torch, flax.linen and a plain lax.scan, per kind.
+"""Side-by-side benchmark: jrnn against torch, flax.linen and a plain lax.scan, per kind.
 
 For every selected kind (``rnn`` tanh, ``lstm``, ``lstm_proj`` with ``proj_size = H // 2``,
 ``gru``), unidirectional and, with ``--bidirectional``, also bidirectional, every contender runs
@@ -18,6 +18,11 @@ time divided by torch's (and jrnn's by flax's) in the same round.
 - roofline (``--roofline``): the hoisted input GEMM alone and ``L`` sequential GEMMs alone (a
   ``lax.scan`` of just the matmul), per layer and direction: the XLA floor of each shape.
 
+On ``--device cpu`` (the default) torch and JAX run on the CPU. On ``--device gpu`` torch runs
+its cuDNN RNN/LSTM/GRU on ``cuda`` and JAX on its GPU backend, with ``--tf32 off`` (float32
+matmuls, the default) or ``on`` (TF32 matmuls in both, a looser parity tolerance): see
+``device``. ``scripts/bench_gpu.sh`` is the prepared GPU run.
+
 Writes ``bench.md``, ``bench.json`` and ``bench.png`` under ``--out``.
 
 Usage::
@@ -26,6 +31,7 @@ Usage::
     python scripts/bench.py                                # S1..S5, 7 rounds, every kind
     python scripts/bench.py --kinds lstm,gru --bidirectional --shapes S1,S3 --roofline
     python scripts/bench.py --kinds rnn --jrnn-variant checkpoint_every=100 --jrnn-variant unroll=2
+    python scripts/bench.py --device gpu --tf32 on --bidirectional --no-memory --rounds 3
 """
 
 import argparse
@@ -47,6 +53,8 @@ from .cases import (
     torch_name,
 )
 from .contenders import CONTENDERS, for_kind, jrnn_variant
+from .device import DEVICES, TF32, check, describe, placed, torch_device
+from .device import tolerance as default_tolerance
 from .measure import bench_case, bench_memory
 from .report import cores, machine, write
 from .roofline import bench_roofline
@@ -70,15 +78,20 @@ def _check_names(what: str, names: Sequence[str], known: Sequence[str]) -> None:
         raise ValueError(f"bench: unknown {what} {unknown}; known: {list(known)}")
 
 
-def _run(kind, bidirectional, factories, shapes, long, *, roofline, tolerance, **timing) -> dict:
+def _run(
+    kind, bidirectional, factories, shapes, long, *, roofline, tolerance, device, **timing
+) -> dict:
     """Every shape of one kind and direction setting: timings, memory case, roofline."""
     contenders = for_kind(kind, factories)
-    run = {"title": kind.title, "torch": torch_name(kind, bidirectional), "note": kind.note}
+    note = " ".join(filter(None, [kind.note, kind.cpu_note if device == "cpu" else ""]))
+    run = {"title": kind.title, "torch": torch_name(kind, bidirectional), "note": note}
     run.update(contenders=list(contenders), shapes={})
     for name, shape in shapes.items():
         print(f"{kind.name} {direction_label(bidirectional)} {name} {tuple(shape)} ...", flush=True)
         case = Case(kind, shape, bidirectional)
-        run["shapes"][name] = bench_case(case, contenders, tolerance=tolerance, **timing)
+        run["shapes"][name] = bench_case(
+            case, contenders, tolerance=tolerance, torch_device=torch_device(device), **timing
+        )
     if long is not None:
         print(f"{kind.name} memory {tuple(long)} ...", flush=True)
         run["memory_case"] = bench_memory(Case(kind, long, bidirectional), contenders)
@@ -104,8 +117,10 @@ def main(
     contenders: Sequence[str] | None = None,
     jrnn_variants: Sequence[str] = (),
     min_sample_s: float | None = None,
-    tolerance: float = 1e-4,
+    tolerance: float | None = None,
     seed: int = 0,
+    device: str = "cpu",
+    tf32: str = "off",
 ) -> dict:
     """Run the benchmark, write bench.md, bench.json, bench.png under ``out``; return the results.
 
@@ -123,16 +138,22 @@ def main(
             contender a kind lacks (flax for ``lstm_proj``) is left out of that kind.
         jrnn_variants: extra jrnn contenders by keyword options, e.g. ``"unroll=2"``.
         min_sample_s: repeat calls within a sample up to this long (default 0.02; 0 when quick).
-        tolerance: largest relative error to torch accepted before timing.
+        tolerance: largest relative error to torch accepted before timing; default 1e-4, or
+            1e-2 with ``tf32="on"`` (``device.TOLERANCE``).
         seed: for torch's weights and the input.
+        device: ``"cpu"``, or ``"gpu"``: torch's cuDNN modules on ``cuda``, JAX on its GPU.
+        tf32: ``"off"`` (float32 matmuls) or ``"on"`` (TF32 matmuls, torch and JAX); on GPU only.
 
     Returns:
         ``{"machine", "rounds", "kinds": {kind: {"unidirectional" | "bidirectional": run}}}``.
 
     Raises:
-        ValueError: unknown shape, kind or contender names; no contender has any of the kinds.
+        ValueError: unknown shape, kind, contender, device or tf32 names; no contender has any
+            of the kinds; TF32 on a CPU run.
+        RuntimeError: ``device="gpu"`` where torch or JAX has no GPU.
         measure.ParityError: a contender's output or gradients differ from torch's.
     """
+    check(device, tf32)
     selected = _resolve_shapes(shapes, quick)
     kinds = list(KINDS) if kinds is None else list(kinds)
     _check_names("kinds", kinds, list(KINDS))
@@ -151,26 +172,27 @@ def main(
     timing = {
         "rounds": rounds if rounds is not None else (3 if quick else 7),
         "min_sample_s": min_sample_s if min_sample_s is not None else (0.0 if quick else 0.02),
-        "tolerance": tolerance,
+        "tolerance": default_tolerance(tf32) if tolerance is None else tolerance,
         "seed": seed,
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
+    options = {"roofline": roofline, "device": device, **timing}
     threads = torch.get_num_threads()
     torch.set_num_threads(cores())
     try:
-        results = {"machine": machine(), "rounds": timing["rounds"], "kinds": {}}
-        for kind in kinds:
-            if kind not in runnable:
-                print(f"{kind}: none of {list(factories)} has this kind; skipped", flush=True)
-                continue
-            results["kinds"][kind] = {
-                direction_label(b): _run(
-                    KINDS[kind], b, factories, selected, long, roofline=roofline, **timing
-                )
-                for b in ([False, True] if bidirectional else [False])
-            }
+        with placed(device, tf32):
+            described = {**machine(), **describe(device, tf32)}
+            results = {"machine": described, "rounds": timing["rounds"], "kinds": {}}
+            for kind in kinds:
+                if kind not in runnable:
+                    print(f"{kind}: none of {list(factories)} has this kind; skipped", flush=True)
+                    continue
+                results["kinds"][kind] = {
+                    direction_label(b): _run(KINDS[kind], b, factories, selected, long, **options)
+                    for b in ([False, True] if bidirectional else [False])
+                }
     finally:
         torch.set_num_threads(threads)
 
@@ -214,8 +236,12 @@ def cli(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument(
         "--min-sample-ms", type=float, help="repeat calls per sample up to this (default 20)"
     )
-    parser.add_argument("--tolerance", type=float, default=1e-4, help="max relative error to torch")
+    parser.add_argument(
+        "--tolerance", type=float, help="max relative error to torch (default 1e-4; 1e-2 with TF32)"
+    )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", choices=DEVICES, default="cpu", help="where torch and JAX run")
+    parser.add_argument("--tf32", choices=TF32, default="off", help="TF32 matmuls (GPU only)")
     args = parser.parse_args(argv)
     memory_shape = _split(args.memory_shape)
     return main(
@@ -233,4 +259,6 @@ def cli(argv: Sequence[str] | None = None) -> dict:
         min_sample_s=None if args.min_sample_ms is None else args.min_sample_ms / 1e3,
         tolerance=args.tolerance,
         seed=args.seed,
+        device=args.device,
+        tf32=args.tf32,
     )

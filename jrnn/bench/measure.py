@@ -47,16 +47,20 @@ def memory_stats(compiled) -> dict[str, int]:
     return {name: int(getattr(stats, f"{name}_size_in_bytes")) for name in fields}
 
 
-def bench_case(case: Case, contenders: dict, *, rounds, min_sample_s, tolerance, seed) -> dict:
+def bench_case(
+    case: Case, contenders: dict, *, rounds, min_sample_s, tolerance, seed, torch_device="cpu"
+) -> dict:
     """Parity (before any timing), first-call times, train memory and paired timings.
+
+    torch runs on ``torch_device`` (``"cpu"`` or ``"cuda"``), JAX on its default device.
 
     Raises:
         ParityError: a contender differs from torch by more than ``tolerance`` (relative).
     """
-    reference = TorchReference(case, seed)
+    reference = TorchReference(case, seed, torch_device)
     expected = reference.reference()
     state_dict = reference.state_dict()
-    x = jnp.asarray(reference.x.numpy())  # (L, N, H_in)
+    x = jnp.asarray(reference.x.cpu().numpy())  # (L, N, H_in)
     result = {"shape": case.shape._asdict(), "h_sequence_bytes": case.h_sequence_bytes}
     result.update(parity={}, first_call_s={}, train_memory={})
     fwd_calls = {"torch": reference.forward}

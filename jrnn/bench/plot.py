@@ -31,8 +31,11 @@ def plot(runs: list[tuple[str, dict]], machine: dict, path: Path) -> None:
             ax.set_title(f"{heading}: {mode}", fontsize=10)
         row[0].set_ylabel(f"time / {run['torch']}", fontsize=8)
         row[0].legend(fontsize=7)
+    where = f"{machine['cpu']}, {machine['cores']} cores"
+    if "gpu" in machine:
+        where = f"{machine['gpu']}, TF32 {machine['tf32']}"
     fig.suptitle(
-        f"Time relative to torch (lower is faster). {machine['cpu']}, {machine['cores']} cores; "
+        f"Time relative to torch (lower is faster). {where}; "
         f"JAX {machine['jax']}, torch {machine['torch']}, flax {machine['flax']}"
     )
     fig.tight_layout()

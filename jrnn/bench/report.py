@@ -29,6 +29,7 @@ CONTENDERS_TEXT = (
     "`OptimizedLSTMCell` / `GRUCell`, stacked per layer, `nn.Bidirectional` when bidirectional, "
     "torch's weights mapped exactly); scan (a textbook `lax.scan`, both matmuls in the step)."
 )
+TF32_TEXT = {"off": "float32 matmuls in torch and JAX", "on": "torch and JAX matmuls in TF32"}
 MEMORY_TEXT = (
     "XLA memory analysis of the compiled train step, MB; torch not measured. h seq is the "
     "hidden-state sequence, L*N*H float32 per layer and direction (H the hidden size, also for "
@@ -70,6 +71,16 @@ def machine() -> dict:
         "numpy": np.__version__,
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
+
+
+def where(machine: dict) -> str:
+    """``"<cpu>, <n> cores"``; on a GPU run, the GPU, cuDNN, CUDA and TF32 setting first."""
+    host = f"{machine['cpu']}, {machine['cores']} cores"
+    if "gpu" not in machine:
+        return host
+    tf32 = TF32_TEXT[machine["tf32"]]
+    gpu = f"{machine['gpu']} (torch on cuda, cuDNN {machine['cudnn']}, CUDA {machine['cuda']})"
+    return f"{gpu}, TF32 {machine['tf32']} ({tf32}); host {host}"
 
 
 def runs(results: dict) -> list[tuple[str, dict]]:
@@ -196,7 +207,7 @@ def markdown(results: dict) -> str:
     lines = [
         "# jrnn benchmark",
         "",
-        f"{m['cpu']}, {m['cores']} cores (torch threads {m['torch_threads']}), "
+        f"{where(m)} (torch threads {m['torch_threads']}), "
         f"JAX {m['jax']} ({m['jax_backend']}), torch {m['torch']}, flax {m['flax']}, "
         f"Python {m['python']}; {m['date']}.",
         f"float32, zero initial state; {results['rounds']} paired rounds per shape and mode, in "
