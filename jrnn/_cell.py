@@ -14,7 +14,7 @@ def checked_step(fn, cell, params, x_t, carry, precision):
     config = cell_config(fn, params, cell.kind)
     check_jax_holds(fn, params, config)
     precision = _inputs.precision(fn, precision)
-    x_t = _inputs.array(fn, "x_t", x_t)
+    x_t = _inputs.array(fn, "x_t", x_t, config.dtype)
     if x_t.ndim not in (1, 2) or x_t.shape[-1] != config.input_size:
         raise _errors.cell_x_shape(fn, cell.kind, tuple(x_t.shape), config.input_size)
     state_shape = (*x_t.shape[:-1], config.hidden_size)

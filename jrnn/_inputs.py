@@ -17,11 +17,13 @@ from ._params import RNNConfig
 from ._torch import tensor_to_numpy
 
 
-def array(fn: str, arg: str, value: object) -> jax.Array:
+def array(fn: str, arg: str, value: object, dtype: np.dtype | None = None) -> jax.Array:
     """``value`` as an array; what JAX cannot hold as numbers (None, str, ...) is a TypeError.
 
     A torch tensor is copied into a JAX array, as a NumPy array is (torch is never imported
-    here: a tensor can only exist once the caller has imported it).
+    here: a tensor can only exist once the caller has imported it). Nested lists of numbers
+    have no dtype of their own: they take ``dtype`` (the params'), as a list given to torch's
+    module becomes a tensor of torch's default dtype.
     """
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
@@ -29,14 +31,14 @@ def array(fn: str, arg: str, value: object) -> jax.Array:
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return value
     try:
-        return jnp.asarray(value)
+        return jnp.asarray(value, dtype if isinstance(value, list | tuple) else None)
     except (TypeError, ValueError) as err:
         raise _errors.not_array_like(fn, arg, value) from err
 
 
 def as_array(fn: str, arg: str, value: object, dtype: np.dtype) -> jax.Array:
     """``value`` as an array of exactly ``dtype``; a different dtype is a TypeError."""
-    value = array(fn, arg, value)
+    value = array(fn, arg, value, dtype)
     if jnp.dtype(value.dtype) != dtype:
         raise _errors.array_dtype(fn, arg, value.dtype, dtype)
     return value
@@ -44,7 +46,7 @@ def as_array(fn: str, arg: str, value: object, dtype: np.dtype) -> jax.Array:
 
 def sequence(fn: str, x: object, config: RNNConfig, batch_first: bool) -> tuple[jax.Array, bool]:
     """Return ``x`` as ``(L, N, H_in)`` and whether it came unbatched."""
-    x = array(fn, "x", x)
+    x = array(fn, "x", x, config.dtype)
     shape = tuple(x.shape)
     if x.ndim not in (2, 3):
         raise _errors.x_rank(fn, config.kind, shape)
@@ -108,7 +110,7 @@ def state_array(fn, value, arg, expected, config, shape_error):
         value = jnp.zeros(expected, config.dtype)
     if isinstance(value, tuple | list) and any(hasattr(v, "shape") for v in value):
         raise _errors.state_not_one_array(fn, arg, value, config.kind)
-    value = array(fn, arg, value)
+    value = array(fn, arg, value, config.dtype)
     if tuple(value.shape) != expected:
         raise shape_error(fn, expected, tuple(value.shape), arg)
     return as_array(fn, arg, value, config.dtype)

@@ -1,0 +1,3 @@
+from jrnn.fuzz.cli import main
+
+main()
