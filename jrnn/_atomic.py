@@ -21,7 +21,7 @@ import secrets
 import socket
 import stat
 
-from . import _errors
+from . import _errors_files
 
 
 def _host() -> str:
@@ -101,7 +101,7 @@ def _existing_mode(fn: str, path: str, target: str) -> int | None:
     except FileNotFoundError:
         return None
     except OSError as err:
-        raise _errors.save_failed(fn, path, "reading the existing file's mode", err) from err
+        raise _errors_files.save_failed(fn, path, "reading the existing file's mode", err) from err
 
 
 def _fsync_directory(directory: str) -> None:
@@ -150,9 +150,9 @@ def write_atomically(fn: str, path: str, data: bytes) -> None:
         with contextlib.suppress(OSError):  # also when os.open was interrupted as it returned
             os.unlink(temp)
         if isinstance(err, OSError):
-            raise _errors.save_failed(fn, path, step, err) from err
+            raise _errors_files.save_failed(fn, path, step, err) from err
         raise
     try:
         _fsync_directory(directory)
     except OSError as err:
-        raise _errors.save_not_durable(fn, path, directory, err) from err
+        raise _errors_files.save_not_durable(fn, path, directory, err) from err

@@ -5,7 +5,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from . import _cells, _errors, _inputs, _nonlinearity
+from . import _cells, _errors_modules, _inputs, _nonlinearity
 from ._params import cell_config, check_jax_holds
 
 
@@ -16,16 +16,16 @@ def checked_step(fn, cell, params, x_t, carry, precision):
     precision = _inputs.precision(fn, precision)
     x_t = _inputs.array(fn, "x_t", x_t, config.dtype)
     if x_t.ndim not in (1, 2) or x_t.shape[-1] != config.input_size:
-        raise _errors.cell_x_shape(fn, cell.kind, tuple(x_t.shape), config.input_size)
+        raise _errors_modules.cell_x_shape(fn, cell.kind, tuple(x_t.shape), config.input_size)
     state_shape = (*x_t.shape[:-1], config.hidden_size)
     names = ("h", "c") if cell.paired else ("h",)
     if carry is None:
         carry = (None,) * len(names)
     elif cell.paired and (not isinstance(carry, tuple | list) or len(carry) != 2):
-        raise _errors.lstm_cell_state(fn, carry, state_shape)
+        raise _errors_modules.lstm_cell_state(fn, carry, state_shape)
     elif not cell.paired:
         carry = (carry,)
-    shape_error = functools.partial(_errors.cell_h_shape, kind=cell.kind)
+    shape_error = functools.partial(_errors_modules.cell_h_shape, kind=cell.kind)
     checked = [
         _inputs.state_array(fn, value, name, state_shape, config, shape_error)
         for name, value in zip(names, carry, strict=True)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import _errors
+from . import _errors_files
 
 PREFIX = "jrnn_digest."
 _ZIP_MAGIC = b"PK\x03\x04"  # a local file header: the start of every zip archive torch writes
@@ -61,12 +61,12 @@ def verify(
     if recorded:  # else another tool wrote the file: nothing to check
         for name, array in arrays.items():
             if name not in recorded:
-                raise _errors.checkpoint_damaged(fn, path, name, "has no recorded digest")
+                raise _errors_files.checkpoint_damaged(fn, path, name, "has no recorded digest")
             if _digest(name, array) != recorded[name]:
-                raise _errors.checkpoint_damaged(fn, path, name, "does not match its digest")
+                raise _errors_files.checkpoint_damaged(fn, path, name, "does not match its digest")
         absent = sorted(recorded.keys() - arrays.keys())
         if absent:
-            raise _errors.checkpoint_damaged(
+            raise _errors_files.checkpoint_damaged(
                 fn, path, absent[0], "has a digest but is not in the file"
             )
     return {key: value for key, value in metadata.items() if not key.startswith(PREFIX)}
@@ -95,10 +95,10 @@ def check_zip(data: bytes) -> None:
             members.append(archive.testzip())  # reads every member: first one that fails, or None
             listed = len(archive.infolist())
         if members[0] is not None:
-            raise _errors.zip_member_damaged(members[0])
+            raise _errors_files.zip_member_damaged(members[0])
         # zipfile lists the members the central directory's size covers; a damaged entry (a
         # comment length, say) can hide those after it. The end record counts them all.
         end = data.rfind(_END_MAGIC, max(0, len(data) - _END_SIZE - 0xFFFF))
         total = int.from_bytes(data[end + 10 : end + 12], "little")
         if total not in (listed, 0xFFFF):  # 0xFFFF: a zip64 archive keeps the count elsewhere
-            raise _errors.zip_members_hidden(total, listed)
+            raise _errors_files.zip_members_hidden(total, listed)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 import jax.numpy as jnp
 import numpy as np
 
-from . import _digest, _errors
+from . import _digest, _errors_files
 from ._optional import require
 
 _SAFETENSORS_DTYPES = {
@@ -44,7 +44,7 @@ def _read_safetensors(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, str
     arrays = {}
     for key, view in safetensors.deserialize(data):  # checks header, offsets and coverage
         if view["dtype"] not in _SAFETENSORS_DTYPES:
-            raise _errors.safetensors_dtype(key, view["dtype"])
+            raise _errors_files.safetensors_dtype(key, view["dtype"])
         flat = np.frombuffer(view["data"], _SAFETENSORS_DTYPES[view["dtype"]])
         arrays[key] = flat.reshape(view["shape"])
     header_size = int.from_bytes(data[:8], "little")  # the format's first 8 bytes
@@ -55,7 +55,7 @@ def _read_npz(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     _digest.check_zip(data)
     archive = np.load(io.BytesIO(data), allow_pickle=False)
     if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise _errors.npz_not_an_archive(archive)
+        raise _errors_files.npz_not_an_archive(archive)
     with archive:
         return {key: archive[key] for key in archive.files}, {}
 
@@ -67,10 +67,10 @@ def _read_torch(data: bytes) -> tuple[Mapping[str, object], dict[str, str]]:
     _digest.check_zip(data)  # torch.load does not check its archive's CRCs
     state_dict = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     if not isinstance(state_dict, Mapping):
-        raise _errors.pt_not_a_state_dict(state_dict)
+        raise _errors_files.pt_not_a_state_dict(state_dict)
     for key, value in state_dict.items():
         if not isinstance(value, torch.Tensor):
-            raise _errors.pt_not_a_tensor(key, value)
+            raise _errors_files.pt_not_a_tensor(key, value)
     return state_dict, {}
 
 
@@ -96,16 +96,16 @@ def read(fn: str, path: str) -> tuple[Mapping[str, object], dict[str, str]]:
     """
     reader = _READERS.get(suffix(path))
     if reader is None:
-        raise _errors.load_suffix(fn, path, tuple(_READERS))
+        raise _errors_files.load_suffix(fn, path, tuple(_READERS))
     try:
         with open(path, "rb") as file:
             data = file.read()
     except FileNotFoundError as err:
-        raise _errors.checkpoint_missing(fn, path) from err
+        raise _errors_files.checkpoint_missing(fn, path) from err
     try:
         entries, metadata = reader(data)
     except ImportError:
         raise  # a missing optional package is not a damaged file
     except Exception as err:  # whatever a parser raises on bad bytes: the file is unreadable
-        raise _errors.checkpoint_unreadable(fn, path, err) from err
+        raise _errors_files.checkpoint_unreadable(fn, path, err) from err
     return entries, _digest.verify(fn, path, entries, metadata)

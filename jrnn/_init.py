@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _errors
+from . import _errors, _errors_modules
 from ._params import GATES, cell_layout, is_float_dtype, rnn_layout
 
 
@@ -40,17 +40,17 @@ def check_init_args(
     """
     for arg, value in sizes.items():
         if not is_positive_int(value):
-            raise _errors.init_size(fn, arg, value, 1)
+            raise _errors_modules.init_size(fn, arg, value, 1)
     if not is_float_dtype(dtype):
-        raise _errors.init_dtype(fn, dtype, dtype_arg)
+        raise _errors_modules.init_dtype(fn, dtype, dtype_arg)
     if jax.dtypes.canonicalize_dtype(dtype) != jnp.dtype(dtype):
-        raise _errors.init_dtype_x64(fn, dtype_arg)
+        raise _errors_modules.init_dtype_x64(fn, dtype_arg)
 
 
 def check_key(fn: str, key: object) -> None:
     """Refuse anything but one ``jax.random`` key (an int seed, a batch of keys)."""
     if not is_random_key(key):
-        raise _errors.random_key(fn, key)
+        raise _errors_modules.random_key(fn, key)
 
 
 def check_param_bytes(fn: str, layout: Mapping[str, tuple], dtype: object) -> None:
@@ -63,7 +63,7 @@ def check_param_bytes(fn: str, layout: Mapping[str, tuple], dtype: object) -> No
     needed = count * jnp.dtype(dtype).itemsize
     available = _memory_bytes()
     if needed > available:
-        raise _errors.params_too_large(fn, needed, available)
+        raise _errors_modules.params_too_large(fn, needed, available)
 
 
 def _memory_bytes() -> int:
@@ -80,7 +80,7 @@ def check_flags(fn: str, flags: Mapping[str, object]) -> None:
     """
     for arg, value in flags.items():
         if not isinstance(value, bool | np.bool_):
-            raise _errors.flag_type(fn, arg, value)
+            raise _errors_modules.flag_type(fn, arg, value)
 
 
 def check_proj_size(fn: str, kind: str, proj_size: object, hidden_size: int) -> int:

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _errors
+from . import _errors, _errors_modules
 from ._init import is_positive_int, is_random_key
 from ._params import RNNConfig
 from ._torch import tensor_to_numpy
@@ -172,14 +172,14 @@ def positive_int(fn: str, arg: str, value: object) -> int:
     """Return ``value`` if it is an integer >= 1 (a knob such as ``unroll``)."""
     static(fn, arg, value)
     if not is_positive_int(value):
-        raise _errors.positive_int(fn, arg, value)
+        raise _errors_modules.positive_int(fn, arg, value)
     return int(value)
 
 
 def random_key(fn: str, key: object) -> None:
     """Check that ``key`` is ``None`` or a ``jax.random`` key (typed, or raw ``uint32 (2,)``)."""
     if key is not None and not is_random_key(key):
-        raise _errors.random_key(fn, key)
+        raise _errors_modules.random_key(fn, key)
 
 
 _PROBE = jax.ShapeDtypeStruct((1, 1), jnp.float32)

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 import jax
 import numpy as np
 
-from . import _digest, _errors, _formats
+from . import _digest, _errors_files, _formats
 from ._atomic import write_atomically
-from ._errors import CheckpointError as CheckpointError
+from ._errors_files import CheckpointError as CheckpointError
 from ._metadata import header, nested_header
 from ._optional import require
 from ._torch import check_prefix, checked_arrays, config_of, to_jax, torch_order
@@ -23,7 +23,7 @@ from ._tree import flatten, is_nested
 
 def _checked_path(fn: str, path: object) -> str:
     if not isinstance(path, str | os.PathLike):
-        raise _errors.path_type(fn, path)
+        raise _errors_files.path_type(fn, path)
     return os.fsdecode(path)
 
 
@@ -134,7 +134,7 @@ def save(
     path = _checked_path(fn, path)
     if _formats.suffix(path) != ".safetensors":  # the rule `jrnn.load` reads the file by
         no_stem = path.lower().endswith(".safetensors")
-        raise (_errors.save_no_stem if no_stem else _errors.save_suffix)(fn, path)
+        raise (_errors_files.save_no_stem if no_stem else _errors_files.save_suffix)(fn, path)
     if is_nested(params):
         arrays, kinds = flatten(fn, params)
         entries = nested_header(fn, metadata, kinds, nonlinearity)
@@ -196,7 +196,7 @@ def load(path: str | os.PathLike, *, prefix: str = "") -> dict[str, jax.Array]:
     try:
         _, _, arrays = checked_arrays(fn, entries, prefix)
     except (TypeError, ValueError) as err:
-        raise _errors.checkpoint_contents(path, err) from err
+        raise _errors_files.checkpoint_contents(path, err) from err
     return to_jax(fn, arrays)
 
 

@@ -8,7 +8,7 @@ expect of a safetensors file), ``jrnn_version``, the kind of its network (``jrnn
 
 from collections.abc import Mapping
 
-from . import _errors, _nonlinearity
+from . import _errors_files, _nonlinearity
 from ._digest import PREFIX as DIGEST_PREFIX
 
 _RESERVED = ("format", "jrnn_version", "jrnn_kind", "nonlinearity")
@@ -22,13 +22,13 @@ def _base_header(fn: str, metadata: object) -> dict[str, str]:
     if metadata is None:
         metadata = {}
     if not isinstance(metadata, Mapping):
-        raise _errors.metadata_type(fn, metadata)
+        raise _errors_files.metadata_type(fn, metadata)
     for key, value in metadata.items():
         if not (isinstance(key, str) and isinstance(value, str)):
-            raise _errors.metadata_entry(fn, key, value)
+            raise _errors_files.metadata_entry(fn, key, value)
         if key in _RESERVED or key.startswith(_RESERVED_PREFIXES):
             reserved = _RESERVED + tuple(f"{p}<name>" for p in _RESERVED_PREFIXES)
-            raise _errors.metadata_reserved(fn, key, reserved)
+            raise _errors_files.metadata_reserved(fn, key, reserved)
     return {**metadata, "format": "pt", "jrnn_version": __version__}
 
 
@@ -37,7 +37,7 @@ def header(fn: str, metadata: object, kind: str, nonlinearity: str | None) -> di
     entries = {**_base_header(fn, metadata), "jrnn_kind": kind}
     if nonlinearity is not None:
         if kind not in ("RNN", "RNNCell"):
-            raise _errors.nonlinearity_not_elman(fn, kind, nonlinearity)
+            raise _errors_files.nonlinearity_not_elman(fn, kind, nonlinearity)
         entries["nonlinearity"] = _nonlinearity.check(fn, nonlinearity)
     return entries
 
@@ -51,6 +51,6 @@ def nested_header(
     if nonlinearity is not None:
         elman = [name for name, kind in kinds.items() if kind in ("RNN", "RNNCell")]
         if len(elman) != 1:
-            raise _errors.tree_nonlinearity(fn, kinds, nonlinearity)
+            raise _errors_files.tree_nonlinearity(fn, kinds, nonlinearity)
         entries[f"nonlinearity.{elman[0]}"] = _nonlinearity.check(fn, nonlinearity)
     return entries

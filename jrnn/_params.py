@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _errors
+from . import _errors, _errors_files
 
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 """Stacked gate blocks in every weight, per kind: ``weight_ih`` is ``(gates * H, H_in)``."""
@@ -127,7 +127,7 @@ def _common_dtype(fn: str, params: Mapping[str, jax.Array]) -> np.dtype:
 def check_jax_holds(fn: str, params: Mapping[str, jax.Array], config: "RNNConfig") -> None:
     """Refuse NumPy float64 params while JAX's x64 mode is off: JAX would compute in float32."""
     if jax.dtypes.canonicalize_dtype(config.dtype) != config.dtype:
-        raise _errors.x64_disabled(fn, next(iter(params)), "params")
+        raise _errors_files.x64_disabled(fn, next(iter(params)), "params")
 
 
 def guess_kind(shapes: Mapping[str, tuple], cell: bool) -> str | None:

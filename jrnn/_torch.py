@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _errors
+from . import _errors_files, _errors_modules
 from ._optional import require
 from ._params import (
     FLOAT_DTYPES,
@@ -71,7 +71,7 @@ def torch_order(kind: str, config: RNNConfig) -> list[str]:
 def check_prefix(fn: str, prefix: object) -> str:
     """``prefix`` as a str ending in ``"."`` (the dot is optional for callers), or ``""``."""
     if not isinstance(prefix, str):
-        raise _errors.prefix_type(fn, prefix)
+        raise _errors_files.prefix_type(fn, prefix)
     return prefix if not prefix or prefix.endswith(".") else prefix + "."
 
 
@@ -86,17 +86,17 @@ def _select(fn: str, entries: Mapping, prefix: str) -> dict[str, object]:
     keys = list(entries)
     for key in keys:
         if not isinstance(key, str):
-            raise _errors.state_dict_key(fn, key)
+            raise _errors_files.state_dict_key(fn, key)
     if not prefix and not any(anchor in entries for anchor in ANCHORS):
         candidates = network_prefixes(keys)
         if not candidates:
-            raise _errors.no_network(fn, keys)
+            raise _errors_files.no_network(fn, keys)
         if len(candidates) > 1:
-            raise _errors.several_networks(fn, candidates)
+            raise _errors_files.several_networks(fn, candidates)
         prefix = candidates[0]
     selected = {key[len(prefix) :]: entries[key] for key in keys if key.startswith(prefix)}
     if not selected:
-        raise _errors.prefix_not_found(fn, prefix, network_prefixes(keys))
+        raise _errors_files.prefix_not_found(fn, prefix, network_prefixes(keys))
     return selected
 
 
@@ -109,7 +109,7 @@ def tensor_to_numpy(fn: str, name: str, tensor) -> np.ndarray:
     import torch
 
     if tensor.is_meta or tensor.layout != torch.strided:
-        raise _errors.tensor_without_data(fn, name, tensor)
+        raise _errors_modules.tensor_without_data(fn, name, tensor)
     tensor = tensor.detach().cpu()
     if tensor.dtype == torch.bfloat16:  # NumPy has no bfloat16 of its own: move the raw bits
         return tensor.view(torch.int16).numpy().view(jnp.bfloat16)
@@ -120,10 +120,10 @@ def _floating_numpy(fn: str, key: str, value: object) -> np.ndarray:
     torch = sys.modules.get("torch")  # a tensor can only exist once torch has been imported
     is_tensor = torch is not None and isinstance(value, torch.Tensor)
     if not (is_tensor or isinstance(value, np.ndarray | jax.Array)):
-        raise _errors.state_dict_value(fn, key, value)
+        raise _errors_files.state_dict_value(fn, key, value)
     name = str(value.dtype).removeprefix("torch.") if is_tensor else np.dtype(value.dtype).name
     if name not in FLOAT_DTYPES:
-        raise _errors.tensor_dtype(fn, key, value.dtype)
+        raise _errors_files.tensor_dtype(fn, key, value.dtype)
     return tensor_to_numpy(fn, key, value) if is_tensor else np.asarray(value)
 
 
@@ -153,7 +153,7 @@ def to_jax(fn: str, arrays: Mapping[str, np.ndarray]) -> dict[str, jax.Array]:
     """Copy NumPy arrays into JAX arrays of the same dtype, refusing a silent float64 downcast."""
     for key, array in arrays.items():
         if jax.dtypes.canonicalize_dtype(array.dtype) != array.dtype:
-            raise _errors.x64_disabled(fn, key)
+            raise _errors_files.x64_disabled(fn, key)
     return {key: jnp.array(array) for key, array in arrays.items()}
 
 
@@ -209,7 +209,7 @@ def from_torch(obj: object, *, prefix: str = "") -> dict[str, jax.Array]:
     elif callable(getattr(obj, "state_dict", None)):
         entries = obj.state_dict()
     else:
-        raise _errors.state_dict_type(fn, obj)
+        raise _errors_files.state_dict_type(fn, obj)
     _, _, arrays = checked_arrays(fn, entries, prefix)
     return to_jax(fn, arrays)
 

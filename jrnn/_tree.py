@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import jax
 import numpy as np
 
-from . import _errors
+from . import _errors_files
 from ._params import FLOAT_DTYPES
 from ._torch import ANCHORS, config_of, tensor_to_numpy, torch_order
 
@@ -42,9 +42,9 @@ def _leaf(fn: str, name: str, value: object) -> np.ndarray:
     torch = sys.modules.get("torch")  # a tensor can only exist once torch has been imported
     is_tensor = torch is not None and isinstance(value, torch.Tensor)
     if not (is_tensor or isinstance(value, np.ndarray | jax.Array)):
-        raise _errors.tree_leaf_type(fn, name, value)
+        raise _errors_files.tree_leaf_type(fn, name, value)
     if str(value.dtype).removeprefix("torch.") not in FLOAT_DTYPES:  # JAX's key<fry> too
-        raise _errors.tree_leaf_dtype(fn, name, value.dtype)
+        raise _errors_files.tree_leaf_dtype(fn, name, value.dtype)
     return np.ascontiguousarray(tensor_to_numpy(fn, name, value) if is_tensor else value)
 
 
@@ -53,21 +53,21 @@ def _network(fn: str, name: str, params: Mapping) -> tuple[str, dict[str, np.nda
     arrays = {}
     for key, value in params.items():
         if not isinstance(key, str):
-            raise _errors.tree_key(fn, name, key)
+            raise _errors_files.tree_key(fn, name, key)
         arrays[key] = _leaf(fn, f"{name}.{key}", value)
     try:
         kind, config = config_of(fn, arrays)
     except (TypeError, ValueError) as err:
-        raise _errors.tree_network(name, err) from err
+        raise _errors_files.tree_network(name, err) from err
     return kind, {key: arrays[key] for key in torch_order(kind, config)}
 
 
 def _walk(fn, tree, parent, arrays, kinds) -> None:
     if not tree:
-        raise _errors.tree_empty(fn, parent)
+        raise _errors_files.tree_empty(fn, parent)
     for key, value in tree.items():
         if not (isinstance(key, str) and key and "." not in key):
-            raise _errors.tree_key(fn, parent, key)
+            raise _errors_files.tree_key(fn, parent, key)
         name = f"{parent}.{key}" if parent else key
         if _is_network(value):
             kinds[name], network = _network(fn, name, value)
@@ -111,5 +111,5 @@ def flatten(fn: str, tree: Mapping) -> tuple[dict[str, np.ndarray], dict[str, st
     kinds: dict[str, str] = {}
     _walk(fn, tree, "", arrays, kinds)
     if not kinds:
-        raise _errors.tree_no_network(fn, list(arrays))
+        raise _errors_files.tree_no_network(fn, list(arrays))
     return arrays, kinds

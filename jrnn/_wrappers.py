@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _cells, _driver, _errors, _inputs, _nonlinearity
+from . import _cells, _driver, _errors_modules, _inputs, _nonlinearity
 from ._cell import checked_step
 from ._init import check_flags, check_init_args, check_proj_size
 from ._params import GATES, cell_layout, rnn_config, rnn_layout
@@ -102,7 +102,7 @@ def compute_dtype(fn: str, dtype: object, arrays: list) -> np.dtype:
         return jnp.dtype(dtype)
     promoted = jnp.result_type(*arrays)
     if not jnp.issubdtype(promoted, jnp.floating):
-        raise _errors.wrapper_dtype(fn, promoted)
+        raise _errors_modules.wrapper_dtype(fn, promoted)
     return promoted
 
 

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _errors
+from . import _errors_files
 from ._init import init_rnn, uniform_params
 from ._optional import require
 from ._rnn import rnn
@@ -343,7 +343,7 @@ def check_against_torch(
         f"(tolerance {tolerance:.0e}): {verdict}"
     )
     if diff > tolerance:
-        raise _errors.demo_torch_mismatch(diff, tolerance)
+        raise _errors_files.demo_torch_mismatch(diff, tolerance)
     return diff
 
 
@@ -381,9 +381,9 @@ def _checked(name: str, value: object) -> None:
     kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
     requirement = f"an integer >= {minimum}" if integer else f"a number > {minimum:g}"
     if isinstance(value, bool) or not isinstance(value, kinds):
-        raise _errors.demo_setting_type(FN, name, value, requirement)
+        raise _errors_files.demo_setting_type(FN, name, value, requirement)
     if value < minimum or (not integer and value == minimum):
-        raise _errors.demo_setting(FN, name, value, requirement)
+        raise _errors_files.demo_setting(FN, name, value, requirement)
 
 
 def main(

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 
-from . import _errors, _wrappers
+from . import _errors, _errors_modules, _wrappers
 from ._init import check_param_bytes, torch_uniform
 from ._optional import require
 from ._params import guess_kind
@@ -41,7 +41,7 @@ def _declare(module: nn.Module, fn: str, layout: dict[str, tuple[int, ...]]) -> 
             guess = guess_kind(given, kind.cell)
             hint = ""
             if guess not in (None, kind.family):
-                hint = _errors.wrapper_kind_hint("jrnn.linen", guess, kind.cell)
+                hint = _errors_modules.wrapper_kind_hint("jrnn.linen", guess, kind.cell)
             raise _errors.params_mismatch(fn, kind.name, missing, unexpected, misshaped, hint)
     if module.is_initializing():
         check_param_bytes(fn, layout, module.param_dtype)
@@ -65,7 +65,7 @@ def _input_size(module: nn.Module, first_weight: str, x: jax.Array) -> int:
 def _as_array(fn: str, arg: str, value: Any, ranks: tuple[int, ...], legend: str) -> jax.Array:
     value = value if hasattr(value, "shape") else jnp.asarray(value)
     if value.ndim not in ranks:
-        raise _errors.flax_x_rank(fn, arg, legend, tuple(value.shape))
+        raise _errors_modules.flax_x_rank(fn, arg, legend, tuple(value.shape))
     return value
 
 
@@ -136,7 +136,7 @@ class _Network(nn.Module):
         key = None
         if dropout > 0 and not deterministic:
             if not self.has_rng("dropout"):
-                raise _errors.linen_dropout_rng_missing(fn, dropout)
+                raise _errors_modules.linen_dropout_rng_missing(fn, dropout)
             key = self.make_rng("dropout")
         return run(
             fn,

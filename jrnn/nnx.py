@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 
-from . import _errors, _wrappers
+from . import _errors_modules, _wrappers
 from ._init import check_param_bytes, uniform_params
 from ._optional import require
 from ._params import RNNConfig, cell_config, rnn_config
@@ -33,14 +33,14 @@ def _dropout_key(fn: str, module: "_Network", deterministic: bool | None, rngs: 
         return None
     rngs = module.rngs if rngs is None else rngs
     if rngs is None:
-        raise _errors.dropout_rng_missing(fn, module.dropout)
+        raise _errors_modules.dropout_rng_missing(fn, module.dropout)
     if isinstance(rngs, nnx.Rngs):
         return rngs["dropout"]()
     if isinstance(rngs, nnx.RngStream):
         return rngs()
     if isinstance(rngs, jax.Array):
         return rngs
-    raise _errors.dropout_rngs_type(fn, rngs)
+    raise _errors_modules.dropout_rngs_type(fn, rngs)
 
 
 class _Wrapper(nnx.Module):
@@ -58,7 +58,7 @@ class _Wrapper(nnx.Module):
         """Draw the params as torch does and hold each as an ``nnx.Param`` named by its key."""
         fn = f"jrnn.nnx.{self.torch_module.name}"
         if not isinstance(rngs, nnx.Rngs):
-            raise _errors.init_rngs_type(fn, rngs)
+            raise _errors_modules.init_rngs_type(fn, rngs)
         layout = self._layout()
         check_param_bytes(fn, layout, self.param_dtype)
         params = uniform_params(rngs.params(), layout, self.hidden_size, self.param_dtype)
@@ -86,9 +86,11 @@ class _Wrapper(nnx.Module):
         expected = {size: getattr(self, size) for size in self._sizes}
         described = {size: getattr(config, size) for size in self._sizes}
         if expected != described:
-            raise _errors.params_do_not_fit(fn, expected, described)
+            raise _errors_modules.params_do_not_fit(fn, expected, described)
         if config.dtype != jnp.dtype(self.param_dtype):
-            raise _errors.params_dtype_does_not_fit(fn, config.dtype, jnp.dtype(self.param_dtype))
+            raise _errors_modules.params_dtype_does_not_fit(
+                fn, config.dtype, jnp.dtype(self.param_dtype)
+            )
         for name, value in params.items():
             getattr(self, name).set_value(jnp.asarray(value))
 
@@ -169,7 +171,7 @@ class _Network(_Wrapper):
         try:
             return rngs["dropout"].fork()
         except KeyError:  # neither stream
-            raise _errors.dropout_stream(
+            raise _errors_modules.dropout_stream(
                 f"jrnn.nnx.{self.torch_module.name}", self.dropout
             ) from None
 

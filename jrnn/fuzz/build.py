@@ -25,7 +25,7 @@ INIT = {
 def valid_params(call: Call) -> dict:
     """The params of the call's valid network or cell (float32, drawn from a fixed key)."""
     s = call.sizes
-    init = INIT[(call.family, call.kind)]
+    init = INIT[("cell" if call.family == "cell" else "network", call.kind)]
     if call.family == "cell":
         return init(jax.random.key(0), s["input_size"], s["hidden_size"], bias=s["bias"])
     options = {"proj_size": s["proj_size"]} if call.kind == "lstm" else {}
@@ -190,3 +190,25 @@ def init_arguments(call: Call) -> tuple[tuple, dict]:
         key = labels["key"]
     args = (key, labels["input_size"], labels["hidden_size"])
     return args, {"dtype": labels["dtype"], "bias": labels["bias"]}
+
+
+def state_dict(call: Call):
+    """A torch state_dict holding the call's valid params, or damaged as its choice says."""
+    import torch
+
+    label = call.choices["state_dict"].value
+    tensors = {k: torch.from_numpy(np.array(v)) for k, v in valid_params(call).items()}
+    if label == "valid":
+        return tensors
+    if label == "prefixed":  # a network inside a bigger model: found without a prefix
+        return {"rnn." + k: v for k, v in tensors.items()}
+    if label == "meta":
+        return {k: v.to("meta") for k, v in tensors.items()}
+    if label == "sparse":
+        return {k: v.to_sparse() for k, v in tensors.items()}
+    if label == "int64":
+        return {k: v.long() for k, v in tensors.items()}
+    if label == "float8":
+        return {k: v.to(torch.float8_e4m3fn) for k, v in tensors.items()}
+    assert label == "not a dict", label
+    return list(tensors.values())

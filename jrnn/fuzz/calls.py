@@ -32,7 +32,11 @@ def bad(value: Any) -> Choice:
 
 @dataclasses.dataclass
 class Call:
-    """One drawn call: ``family`` ``"network"``, ``"cell"`` or ``"init"``, and its choices."""
+    """One drawn call and its choices.
+
+    ``family``: ``"network"`` (``rnn``, ``lstm``, ``gru``), ``"cell"`` (the cell steps),
+    ``"init"`` (``init_rnn``, ...), ``"to_torch"`` or ``"from_torch"``.
+    """
 
     family: str
     kind: str  # "rnn", "lstm" or "gru"
@@ -105,26 +109,38 @@ LENGTHS = [
 ]
 DROPOUT = [Choice(0.0), Choice(0.5), bad(1.5), bad(-0.1), bad("0.5"), bad(True)]
 UNROLL = [Choice(1), Choice(2), bad(0), bad(1.5), bad("2")]
+STATE_DICTS = [
+    Choice("valid"),
+    Choice("valid"),
+    Choice("prefixed"),
+    bad("meta"),
+    bad("sparse"),
+    bad("int64"),
+    bad("float8"),
+    bad("not a dict"),
+]
+PREFIXES = [Choice(""), bad(3), bad("nope.")]
 CHECKPOINT = [Choice(None), Choice(2), Choice(2**70), bad(0), bad(-1), bad(2.0)]
 
 
 def draw_call(draw: Draw) -> Call:
-    """Draw one call of a network, a cell step or an initialiser.
+    """Draw one call of a network, a cell step, an initialiser, ``to_torch`` or ``from_torch``.
 
     Half the calls are valid; the other half break exactly one argument, as a user's mistake
     usually is one, so each invalid call tests one check.
     """
-    family = draw("family", ["network", "network", "network", "cell", "init"])
+    family = draw("family", ["network"] * 3 + ["cell", "init", "to_torch", "from_torch"])
+    layered = family != "cell"  # a network's params (init draws its own sizes)
     kind = draw("kind", ["rnn", "lstm", "gru"])
-    hidden_size = draw("hidden_size", [1, 4])
+    hidden_size = draw("hidden_size", [3, 4] if kind == "lstm" and layered else [1, 4])
     sizes = {
         "input_size": draw("input_size", [1, 3]),
         "hidden_size": hidden_size,
-        "num_layers": 1 if family == "cell" else draw("num_layers", [1, 2]),
+        "num_layers": draw("num_layers", [1, 2]) if layered else 1,
         "proj_size": draw("proj_size", [0, 2])
-        if family == "network" and kind == "lstm" and hidden_size > 2
+        if layered and kind == "lstm" and hidden_size > 2
         else 0,
-        "bidirectional": family == "network" and draw("bidirectional", [False, True]),
+        "bidirectional": layered and draw("bidirectional", [False, True]),
         "bias": draw("bias_value", [True, False]),
         "L": draw("L", [1, 4]),
         "N": draw("N", [None, 1, 3]),
@@ -132,6 +148,10 @@ def draw_call(draw: Draw) -> Call:
     if family == "init":
         pools = {"key": KEYS, "input_size": SIZES, "hidden_size": SIZES}
         pools.update(dtype=DTYPES, bias=FLAGS)
+    elif family == "to_torch":
+        pools = {"params": PARAMS}
+    elif family == "from_torch":
+        pools = {"state_dict": STATE_DICTS, "prefix": PREFIXES}
     else:
         pools = {"params": PARAMS, "x": X, "state": STATE, "precision": PRECISIONS}
     if family == "network":
@@ -143,7 +163,8 @@ def draw_call(draw: Draw) -> Call:
     for name, pool in pools.items():
         wanted = [choice for choice in pool if choice.valid == (name != broken)]
         choices[name] = draw(name, wanted or pool)
-    return Call(family, kind, sizes, choices, jit=family != "init" and draw("jit", [False, True]))
+    jit = family in ("network", "cell") and draw("jit", [False, True])
+    return Call(family, kind, sizes, choices, jit)
 
 
 def random_draw(rng: np.random.Generator) -> Draw:

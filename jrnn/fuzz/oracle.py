@@ -51,6 +51,10 @@ def _run_jrnn(call: Call):
     if call.family == "init":
         args, kwargs = build.init_arguments(call)
         return build.INIT[("network", call.kind)](*args, **kwargs)
+    if call.family == "to_torch":
+        return jrnn.to_torch(build.params(call))
+    if call.family == "from_torch":
+        return jrnn.from_torch(build.state_dict(call), prefix=call.choices["prefix"].value)
     fn = FUNCTIONS[(call.family, call.kind)]
     arguments = {"params": build.params(call), "x": build.x(call), "state": build.state(call)}
     if call.family == "network":
@@ -95,6 +99,8 @@ def _run_torch(call: Call):
         sizes = (call.choices["input_size"].value, call.choices["hidden_size"].value)
         module = MODULES[call.kind](*sizes, bias=call.choices["bias"].value)
         return {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    if call.family in ("to_torch", "from_torch"):  # a lossless move: the params themselves
+        return {k: np.asarray(v) for k, v in build.valid_params(call).items()}
     params = build.params(call)
     x = torch.from_numpy(np.array(build.x(call), np.float32))
     state = build.state(call)
@@ -143,6 +149,14 @@ def _compare(result, expected, call: Call) -> str | None:
     if call.family == "init":
         got = {k: tuple(v.shape) for k, v in result.items()}
         return None if got == expected else f"params {got}, torch's state_dict {expected}"
+    if call.family in ("to_torch", "from_torch"):
+        got = {k: np.asarray(v) for k, v in result.items()}
+        if list(got) != list(expected):
+            return f"keys {list(got)}, expected {list(expected)}"
+        same = all(
+            np.array_equal(got[k], v) and got[k].dtype == v.dtype for k, v in expected.items()
+        )
+        return None if same else "values or dtypes changed on the way"
     ours = [np.asarray(a) for a in jax.tree.leaves(result)]
     theirs = [t.numpy() for t in jax.tree.leaves(expected, is_leaf=torch.is_tensor)]
     if [a.shape for a in ours] != [t.shape for t in theirs]:
