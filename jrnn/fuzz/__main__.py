@@ -1,5 +1,6 @@
-"""``python -m jrnn.fuzz``: see :mod:`jrnn.fuzz.cli`."""
+"""``python -m jrnn.fuzz``: the command line of :func:`jrnn.fuzz.cli.main`."""
 
-from jrnn.fuzz.cli import main
+from .cli import main
 
-main()
+if __name__ == "__main__":
+    main()
