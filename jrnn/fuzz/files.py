@@ -17,6 +17,7 @@ import torch
 
 import jrnn
 
+from .build import INIT
 from .calls import Draw
 
 FORMATS = (".safetensors", ".npz", ".pt")
@@ -74,7 +75,7 @@ def damage(data: bytes, how: str, draw: Draw) -> bytes:
 def outcome(directory: str, draw: Draw) -> tuple[str, str]:
     """Write, damage and load one file: ``(outcome, detail)``."""
     kind = draw("file kind", ["rnn", "lstm", "gru"])
-    init = {"rnn": jrnn.init_rnn, "lstm": jrnn.init_lstm, "gru": jrnn.init_gru}[kind]
+    init = INIT[("network", kind)]
     params = init(jax.random.key(draw("seed", range(1000))), 3, 4, draw("layers", [1, 2]))
     suffix = draw("format", FORMATS)
     how = draw("damage", [d for d in DAMAGES if suffix == ".safetensors" or d != "swap entries"])
