@@ -105,7 +105,7 @@ def _run_layer(cell, config, params, layer, x, state, mask, *, checkpoint_every,
         project = functools.partial(project_input, input_weights, precision=options["precision"])
         carry0 = jax.tree.map(lambda s, d=direction: s[d], state)
         config_ = dict(options, reverse=bool(direction))
-        if checkpoint_every is None and _hoists_projection(cell):
+        if checkpoint_every is None and _hoists_projection(cell, w_ih.shape):
             # One GEMM over all L*N rows, hoisted out of the time loop.
             ys, final = scan_layer(cell, weights, project(x), carry0, mask, **config_)
         elif checkpoint_every is None:
@@ -126,14 +126,22 @@ def _run_layer(cell, config, params, layer, x, state, mask, *, checkpoint_every,
     return jnp.concatenate(outputs, axis=-1), jax.tree.map(lambda *f: jnp.stack(f), *finals)
 
 
-def _hoists_projection(cell: CellSpec) -> bool:
+def _hoists_projection(cell: CellSpec, w_ih_shape: tuple[int, int]) -> bool:
     """Whether the input projection runs as one GEMM before the loop, else inside each step.
 
-    Measured side by side on XLA:CPU (2-core AMD EPYC, the README's shapes S1-S5): projecting
-    inside the step took 0.39-0.90x the hoisted forward's time for LSTM and GRU, with the train
-    step about even (0.90-1.11x); for the Elman cell the hoisted GEMM was as fast or faster.
+    ``w_ih_shape``: ``(gates*H, H_in)`` of this layer. Measured side by side on XLA:CPU (2-core
+    AMD EPYC, ``scripts/bench.py`` shapes S1-S5 and a sweep of input widths):
+
+    - LSTM and GRU: projecting inside the step took 0.39-0.90x the hoisted forward's time on
+      S1-S5, the train step about even (0.90-1.11x); on S4 (``H_in = 512``) hoisting was still
+      1.08-1.16x slower forward.
+    - Elman: the hoisted GEMM was as fast or faster (inside the step: 1.06-1.17x forward on
+      S1, S2, S3), except for inputs of at most ``H/8`` features, whose hoisted output is 8x
+      the size of ``x``: inside the step took 0.82-0.95x forward (S5's ``H_in = 16, H = 128``,
+      and ``N = 64``, ``L = 500`` or ``H = 256`` around it), the train step even.
     """
-    return cell.gates == 1
+    gates_hidden, in_size = w_ih_shape
+    return cell.gates == 1 and 8 * in_size > gates_hidden
 
 
 def _dropout(key: jax.Array, x: jax.Array, rate: float) -> jax.Array:
