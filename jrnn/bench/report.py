@@ -17,13 +17,13 @@ import jax
 import numpy as np
 import torch
 
+from .floor_report import floor_tables
+from .markdown_table import label, ms, table
 from .plot import plot
 
 MODES = ("fwd", "train")
 MEMORY_HEADER = ["shape", "contender", "temporaries", "arguments", "outputs", "h seq"]
 MEMORY_HEADER += ["temp / h seq"]
-ROOFLINE_HEADER = ["shape", "input GEMMs", "sequential GEMMs", "fwd floor", "jrnn fwd"]
-ROOFLINE_HEADER += ["fwd / floor", "train floor (est.)", "jrnn train", "train / floor"]
 CONTENDERS_TEXT = (
     "Contenders: jrnn (`jrnn.rnn` / `lstm` / `gru`); flax (`flax.linen.RNN` of `SimpleCell` / "
     "`OptimizedLSTMCell` / `GRUCell`, stacked per layer, `nn.Bidirectional` when bidirectional, "
@@ -34,13 +34,6 @@ MEMORY_TEXT = (
     "XLA memory analysis of the compiled train step, MB; torch not measured. h seq is the "
     "hidden-state sequence, L*N*H float32 per layer and direction (H the hidden size, also for "
     "an LSTM, whose c sequence is as large and not counted in it)."
-)
-ROOFLINE_TEXT = (
-    "Per layer, one direction (GFLOP/s in brackets): the input GEMM (L*N, in) x (in, G*H) and L "
-    "sequential (N, P) x (P, G*H) in a lax.scan; G gate blocks, P = proj_size or H. Floors sum "
-    "the layers, times D directions. Fwd floor: input GEMMs + sequential chain. Train floor "
-    "(estimate): 3 x the input GEMMs (forward, d W_ih, d x) + one (L*N, P) x (P, G*H) (d W_hh) "
-    "+ 2 x the sequential chain (forward, d h). Gate math and the LSTM projection not counted."
 )
 
 
@@ -92,27 +85,14 @@ def runs(results: dict) -> list[tuple[str, dict]]:
     ]
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
-def _label(name: str, shape: dict) -> str:
-    return f"{name} {', '.join(str(v) for v in shape.values())}"
-
-
-def _ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1e3:.3g} ms"
-
-
 def _by_shape(run: dict, names: Sequence[str], value: Callable) -> list[str]:
     """A table with one row per shape and a ``value(shape_result, name, mode)`` column each."""
     header = ["shape", *(f"{n} {mode}" for n in names for mode in MODES)]
     rows = [
-        [_label(s, r["shape"]), *(value(r, n, mode) for n in names for mode in MODES)]
+        [label(s, r["shape"]), *(value(r, n, mode) for n in names for mode in MODES)]
         for s, r in run["shapes"].items()
     ]
-    return _table(header, rows)
+    return table(header, rows)
 
 
 def _parity_table(run: dict) -> list[str]:
@@ -122,7 +102,7 @@ def _parity_table(run: dict) -> list[str]:
         for n, errors in r["parity"].items()
     ]
     fields = next(iter(next(iter(run["shapes"].values()))["parity"].values()))
-    return _table(["shape", "contender", *fields], rows)
+    return table(["shape", "contender", *fields], rows)
 
 
 def _memory_rows(run: dict) -> list[list[str]]:
@@ -135,7 +115,7 @@ def _memory_rows(run: dict) -> list[list[str]]:
         cases.append(("long", case["shape"], case["h_sequence_bytes"], stats))
     return [
         [
-            _label(name, shape),
+            label(name, shape),
             n,
             *(f"{m[k] / 1e6:.3g}" for k in ("temp", "argument", "output")),
             f"{h_seq / 1e6:.3g}",
@@ -144,34 +124,6 @@ def _memory_rows(run: dict) -> list[list[str]]:
         for name, shape, h_seq, stats in cases
         for n, m in stats.items()
     ]
-
-
-def _roofline_rows(run: dict) -> list[list[str]]:
-    rows = []
-    for name, roof in run["roofline"].items():
-        timed = run["shapes"][name]
-        layers = range(timed["shape"]["layers"])
-
-        def gemms(gemm, roof=roof, layers=layers):
-            parts = [roof[f"{gemm}_l{k}"] for k in layers]
-            gflops = ", ".join(f"{p['gflops']:.3g}" for p in parts)
-            return f"{_ms(sum(p['median_s'] for p in parts))} ({gflops})"
-
-        def versus(mode, floor, timed=timed):
-            jrnn_s = timed[mode].get("jrnn", {}).get("median_s")
-            ratio = "-" if jrnn_s is None else f"{jrnn_s / floor:.2f}"
-            return [_ms(floor), _ms(jrnn_s), ratio]
-
-        rows.append(
-            [
-                _label(name, timed["shape"]),
-                gemms("input_gemm"),
-                gemms("recurrent"),
-                *versus("fwd", roof["fwd_floor_s"]),
-                *versus("train", roof["train_floor_estimate_s"]),
-            ]
-        )
-    return rows
 
 
 def _run_section(heading: str, run: dict) -> list[str]:
@@ -188,16 +140,15 @@ def _run_section(heading: str, run: dict) -> list[str]:
             *_by_shape(run, jrnn_names, lambda r, n, m: f"{r[m][n]['ratio_to_flax']:.2f}"),
         ]
     lines += ["", f"### {heading}: median time per call", ""]
-    lines += _by_shape(run, ["torch", *names], lambda r, n, mode: _ms(r[mode][n]["median_s"]))
+    lines += _by_shape(run, ["torch", *names], lambda r, n, mode: ms(r[mode][n]["median_s"]))
     lines += ["", f"### {heading}: first call of a fresh jit, trace + compile + run (s)", ""]
     lines += _by_shape(run, names, lambda r, n, m: f"{r['first_call_s'][n][m]['total']:.2f}")
     lines += ["", f"### {heading}: parity with torch (max |error| / max |torch value|)", ""]
     lines += _parity_table(run)
     lines += ["", f"### {heading}: train step memory", "", MEMORY_TEXT, ""]
-    lines += _table(MEMORY_HEADER, _memory_rows(run))
+    lines += table(MEMORY_HEADER, _memory_rows(run))
     if run.get("roofline"):
-        lines += ["", f"### {heading}: GEMM roofline (the XLA floor)", "", ROOFLINE_TEXT, ""]
-        lines += _table(ROOFLINE_HEADER, _roofline_rows(run))
+        lines += floor_tables(heading, run)
     return [*lines, ""]
 
 
@@ -227,7 +178,7 @@ def markdown(results: dict) -> str:
 def write(results: dict, out: Path) -> str:
     """Write ``bench.json``, ``bench.md`` and ``bench.png`` under ``out``; return the markdown."""
     (out / "bench.json").write_text(json.dumps(results, indent=1))
-    table = markdown(results)
-    (out / "bench.md").write_text(table)
+    text = markdown(results)
+    (out / "bench.md").write_text(text)
     plot(runs(results), results["machine"], out / "bench.png")
-    return table
+    return text

@@ -1,0 +1,88 @@
+"""The report's XLA-floor tables: each shape's GEMMs alone, and the targets set against them.
+
+``run["roofline"][shape]`` comes from :func:`jrnn.bench.roofline.bench_roofline`;
+``run["shapes"][shape]`` holds the timed contenders.
+"""
+
+from .markdown_table import label, ms, table
+
+ROOFLINE_HEADER = ["shape", "input GEMMs", "sequential GEMMs", "fwd floor", "jrnn fwd"]
+ROOFLINE_HEADER += ["fwd / floor", "train floor (est.)", "jrnn train", "train / floor"]
+ROOFLINE_TEXT = (
+    "Per layer, one direction (GFLOP/s in brackets): the input GEMM (L*N, in) x (in, G*H) and L "
+    "sequential (N, P) x (P, G*H) in a lax.scan; G gate blocks, P = proj_size or H. Floors sum "
+    "the layers, times D directions. Fwd floor: input GEMMs + sequential chain. Train floor "
+    "(estimate): 3 x the input GEMMs (forward, d W_ih, d x) + one (L*N, P) x (P, G*H) (d W_hh) "
+    "+ 2 x the sequential chain (forward, d h). Gate math and the LSTM projection not counted."
+)
+TRAIN_TARGET = 0.70
+"""The train-step goal, as a fraction of flax's time."""
+TARGETS_HEADER = ["shape", "jrnn fwd / flax", "flax fwd / floor", "jrnn train / flax"]
+TARGETS_HEADER += [f"{TRAIN_TARGET:.2f} x flax train", "train floor (est.)", "goal vs floor"]
+TARGETS_TEXT = (
+    "Whether the goals can be met with XLA's GEMMs. Forward: at most flax's time; where flax's "
+    "forward is itself near the floor, only a tie is possible. Train: at most "
+    f"{TRAIN_TARGET:.2f} x flax's time; where that is below the train floor, the GEMMs the step "
+    "must do take longer than the goal on their own, at XLA's speed on this machine "
+    "(the floor counts no gate math, so it is a lower bound only as far as those GEMMs cannot "
+    "run faster in another shape)."
+)
+
+
+def floor_tables(heading: str, run: dict) -> list[str]:
+    """The roofline table and, when flax ran, the targets table, with their headings."""
+    lines = ["", f"### {heading}: GEMM roofline (the XLA floor)", "", ROOFLINE_TEXT, ""]
+    lines += table(ROOFLINE_HEADER, _roofline_rows(run))
+    if "flax" in run["contenders"] and "jrnn" in run["contenders"]:
+        lines += ["", f"### {heading}: the targets against the XLA floor", "", TARGETS_TEXT, ""]
+        lines += table(TARGETS_HEADER, _target_rows(run))
+    return lines
+
+
+def _roofline_rows(run: dict) -> list[list[str]]:
+    rows = []
+    for name, roof in run["roofline"].items():
+        timed = run["shapes"][name]
+        layers = range(timed["shape"]["layers"])
+
+        def gemms(gemm, roof=roof, layers=layers):
+            parts = [roof[f"{gemm}_l{k}"] for k in layers]
+            gflops = ", ".join(f"{p['gflops']:.3g}" for p in parts)
+            return f"{ms(sum(p['median_s'] for p in parts))} ({gflops})"
+
+        def versus(mode, floor, timed=timed):
+            jrnn_s = timed[mode].get("jrnn", {}).get("median_s")
+            ratio = "-" if jrnn_s is None else f"{jrnn_s / floor:.2f}"
+            return [ms(floor), ms(jrnn_s), ratio]
+
+        rows.append(
+            [
+                label(name, timed["shape"]),
+                gemms("input_gemm"),
+                gemms("recurrent"),
+                *versus("fwd", roof["fwd_floor_s"]),
+                *versus("train", roof["train_floor_estimate_s"]),
+            ]
+        )
+    return rows
+
+
+def _target_rows(run: dict) -> list[list[str]]:
+    rows = []
+    for name, roof in run["roofline"].items():
+        timed = run["shapes"][name]
+        fwd, train = timed["fwd"], timed["train"]
+        goal = TRAIN_TARGET * train["flax"]["median_s"]
+        floor = roof["train_floor_estimate_s"]
+        rows.append(
+            [
+                label(name, timed["shape"]),
+                f"{fwd['jrnn']['ratio_to_flax']:.2f}",
+                f"{fwd['flax']['median_s'] / roof['fwd_floor_s']:.2f}",
+                f"{train['jrnn']['ratio_to_flax']:.2f}",
+                ms(goal),
+                ms(floor),
+                "above" if goal >= floor else f"below ({goal / floor:.2f})",
+            ]
+        )
+    return rows
