@@ -7,8 +7,15 @@ matmuls around the update are the same for every kind and live in :func:`step`, 
 public cell functions and the driver's scan body call::
 
     hp = h @ W_hh.T + b_hh                      # the recurrent projection, (N, gates*H)
-    new, saved = update(xp, hp, carry)          # xp = x @ W_ih.T + b_ih, hoisted by the driver
+    new, saved = update(xp, hp, carry)          # xp = x @ W_ih.T + b_ih, before or in the loop
     h = m @ W_hr.T                              # LSTM with proj_size only
+
+The gate blocks are taken apart with ``jnp.split``, never with slices: in reverse mode a slice
+of a tangent transposes to a zero-padded block, and XLA:CPU fuses the sum of four padded blocks
+into one branchy kernel (32 us a step for LSTM at N=32, H=128: 3/4 of the step's GEMM);
+a split transposes to one concatenate. Measured side by side, the train step took 0.77-0.95x
+the sliced version's time for LSTM and 0.82-0.92x for GRU (S1, S3, S5; two runs of 7 rounds),
+the forward the same, and the results were bitwise equal.
 """
 
 from collections.abc import Callable
@@ -130,10 +137,8 @@ def _elman(nonlinearity):
 def _lstm_update(xp, hp, carry):
     """``i, f, g, o`` gates; ``c' = f * c + i * g``; ``m = o * tanh(c')`` (``h`` before W_hr)."""
     _, c = carry
-    z = xp + hp  # (N, 4H)
-    size = c.shape[-1]
-    i, f, o = (_sigmoid(z[..., k * size : (k + 1) * size]) for k in (0, 1, 3))
-    g = jnp.tanh(z[..., 2 * size : 3 * size])
+    z_i, z_f, z_g, z_o = jnp.split(xp + hp, 4, axis=-1)  # (N, H) each
+    i, f, g, o = _sigmoid(z_i), _sigmoid(z_f), jnp.tanh(z_g), _sigmoid(z_o)
     c_new = f * c + i * g
     tanh_c = jnp.tanh(c_new)
     return (o * tanh_c, c_new), (i, f, g, o, tanh_c)
@@ -143,9 +148,7 @@ def _lstm_tangent(new, saved, prev, d_xp, d_hp, d_carry):
     i, f, g, o, tanh_c = saved
     _, c_prev = prev
     _, d_c_prev = d_carry
-    d_z = d_xp + d_hp
-    size = c_prev.shape[-1]
-    d_i, d_f, d_g, d_o = (d_z[..., k * size : (k + 1) * size] for k in range(4))
+    d_i, d_f, d_g, d_o = jnp.split(d_xp + d_hp, 4, axis=-1)
     d_i, d_f, d_o = _d_sigmoid(i, d_i), _d_sigmoid(f, d_f), _d_sigmoid(o, d_o)
     d_g = _d_tanh(g, d_g)
     d_c = f * d_c_prev + c_prev * d_f + i * d_g + g * d_i
@@ -157,20 +160,20 @@ def _gru_update(xp, hp, h):
 
     ``hp`` includes ``b_hh``, so ``b_hn`` stays inside ``r * (...)``, as torch computes it.
     """
-    size = h.shape[-1]
-    r = _sigmoid(xp[..., :size] + hp[..., :size])
-    z = _sigmoid(xp[..., size : 2 * size] + hp[..., size : 2 * size])
-    h_n = hp[..., 2 * size :]
-    n = jnp.tanh(xp[..., 2 * size :] + r * h_n)
+    x_r, x_z, x_n = jnp.split(xp, 3, axis=-1)  # (N, H) each
+    h_r, h_z, h_n = jnp.split(hp, 3, axis=-1)
+    r, z = _sigmoid(x_r + h_r), _sigmoid(x_z + h_z)
+    n = jnp.tanh(x_n + r * h_n)
     return n + z * (h - n), (r, z, n, h_n)
 
 
 def _gru_tangent(h_new, saved, h_prev, d_xp, d_hp, d_h):
     r, z, n, h_n = saved
-    size = h_prev.shape[-1]
-    d_r = _d_sigmoid(r, d_xp[..., :size] + d_hp[..., :size])
-    d_z = _d_sigmoid(z, d_xp[..., size : 2 * size] + d_hp[..., size : 2 * size])
-    d_n = _d_tanh(n, d_xp[..., 2 * size :] + d_r * h_n + r * d_hp[..., 2 * size :])
+    d_x_r, d_x_z, d_x_n = jnp.split(d_xp, 3, axis=-1)
+    d_h_r, d_h_z, d_h_n = jnp.split(d_hp, 3, axis=-1)
+    d_r = _d_sigmoid(r, d_x_r + d_h_r)
+    d_z = _d_sigmoid(z, d_x_z + d_h_z)
+    d_n = _d_tanh(n, d_x_n + d_r * h_n + r * d_h_n)
     return d_n + d_z * h_prev - d_z * n + z * d_h - z * d_n
 
 
