@@ -29,6 +29,8 @@ CONTENDERS_TEXT = (
     "`OptimizedLSTMCell` / `GRUCell`, stacked per layer, `nn.Bidirectional` when bidirectional, "
     "torch's weights mapped exactly); scan (a textbook `lax.scan`, both matmuls in the step)."
 )
+VECTOR_EXTENSIONS = [("avx512f", "AVX-512"), ("avx2", "AVX2"), ("asimd", "NEON")]
+"""``/proc/cpuinfo`` flag and name, widest first."""
 TF32_TEXT = {"off": "float32 matmuls in torch and JAX", "on": "torch and JAX matmuls in TF32"}
 MEMORY_TEXT = (
     "XLA memory analysis of the compiled train step, MB; torch not measured. h seq is the "
@@ -44,16 +46,29 @@ def cores() -> int:
     return os.cpu_count() or 1
 
 
-def machine() -> dict:
-    """The CPU, core count, thread setting, versions and date of this run."""
-    cpu = platform.processor() or platform.machine()
+def cpu_name() -> str:
+    """The CPU's model name and, on Linux, its family, model and widest vector extension.
+
+    Two machines that both call themselves "AMD EPYC" can differ twofold in GEMM speed (an
+    AVX2 part against an AVX-512 one), so the report says which one ran.
+    """
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+            fields = dict(line.split(":", 1) for line in f.read().split("\n\n")[0].splitlines())
+    except (OSError, ValueError):
+        return platform.processor() or platform.machine()
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    name = fields.get("model name", platform.machine())
+    flags = fields.get("flags", fields.get("Features", "")).split()
+    vector = next((ext for flag, ext in VECTOR_EXTENSIONS if flag in flags), "no AVX2")
+    family, model = fields.get("cpu family", "?"), fields.get("model", "?")
+    return f"{name} (family {family}, model {model}, {vector})"
+
+
+def machine() -> dict:
+    """The CPU, core count, thread setting, versions and date of this run."""
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cores": cores(),
         "torch_threads": torch.get_num_threads(),
         "jax_backend": jax.default_backend(),
