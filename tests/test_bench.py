@@ -10,13 +10,14 @@ import json
 import runpy
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 
-from jrnn.bench import cli, contenders, gpu, report, scan_rnn, xla_flags
+from jrnn.bench import cli, contenders, gpu, profile, report, scan_rnn, xla_flags
 from jrnn.bench.cases import KINDS, Case, Shape
 from jrnn.bench.measure import ParityError, bench_case
 
@@ -218,6 +219,24 @@ def test_xla_flags_refuse_unknown_shapes_and_reserved_names():
         xla_flags.main(shapes=["S1", "S9"])
     with pytest.raises(ValueError, match=r"'baseline' and 'A/A control' are reserved"):
         xla_flags.main(flags={"baseline": "--xla_cpu_enable_fast_math=true"})
+
+
+def test_the_profile_lists_the_scans_and_their_gemms_within_the_step_time():
+    step, args = profile.train_step("lstm", profile.ALL_SHAPES["Q1"], bidirectional=False)
+    jax.block_until_ready(step(*args))
+    times = profile.kernel_times(step, args, calls=3)
+    ops = profile.kernel_ops(step, args)
+    loops = [name for name in times if name.startswith("while")]
+    assert len(loops) == 2  # the forward scan and the backward scan
+    start = time.perf_counter()
+    jax.block_until_ready(step(*args))
+    wall = time.perf_counter() - start
+    assert 0 < sum(times[name][0] for name in loops) < 3 * wall  # profiling slows a call
+    in_loop_gemms = [n for n, (_, op) in ops.items() if "while/body" in op and "dot_general" in op]
+    assert any(times.get(name, (0, 0))[1] == 16 for name in in_loop_gemms)  # one per step, L=16
+    text = profile.report("gru", "Q1", False, calls=2, top=5)
+    assert text.startswith("gru unidirectional Q1 (16, 4, 8, 16, 1)")
+    assert len(text.splitlines()) == 2 + 5
 
 
 def test_the_script_is_the_cli(monkeypatch):

@@ -1,0 +1,113 @@
+"""Where a jrnn train step's time goes: XLA's own per-kernel times, from JAX's profiler.
+
+The compiled ``value_and_grad`` of one case runs under ``jax.profiler`` for a number of calls;
+every kernel XLA:CPU ran (a fusion, a GEMM, a copy, a while loop, which holds its body's
+kernels) is summed over the calls' worker threads and listed with what it computes, read from
+the optimized HLO's ``op_name`` (``jvp()/while`` is the forward scan,
+``transpose(jvp(...))/.../while`` the backward one).
+
+Usage: ``python scripts/profile_step.py --kind lstm --shape S1`` (``--help`` for the rest).
+"""
+
+import argparse
+import collections
+import re
+import tempfile
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+import jrnn
+
+from .cases import KINDS, QUICK_SHAPES, SHAPES
+
+INIT = {"rnn": jrnn.init_rnn, "lstm": jrnn.init_lstm, "gru": jrnn.init_gru}
+ALL_SHAPES = {**SHAPES, **QUICK_SHAPES}
+OP_NAME = re.compile(r"^\s*(?:ROOT )?%([\w.\-]+) = (\S+) .*?op_name=\"([^\"]+)\"")
+
+
+def train_step(kind: str, shape, bidirectional: bool):
+    """The benchmark's train step of one case, jitted, and its arguments ``(params, x)``."""
+    case_kind = KINDS[kind]
+    proj = {"proj_size": shape.H // 2} if case_kind.projected else {}
+    params = INIT[case_kind.cell](
+        jax.random.key(0),
+        shape.H_in,
+        shape.H,
+        num_layers=shape.layers,
+        bidirectional=bidirectional,
+        **proj,
+    )
+    x = jax.random.normal(jax.random.key(1), (shape.L, shape.N, shape.H_in), jnp.float32)
+    forward = getattr(jrnn, case_kind.cell)
+
+    def loss(params, x):
+        output, state = forward(params, x)
+        return output.sum() + sum(s.sum() for s in jax.tree.leaves(state))
+
+    return jax.jit(jax.value_and_grad(loss, argnums=(0, 1))), (params, x)
+
+
+def kernel_times(step, args, calls: int) -> dict[str, tuple[float, int]]:
+    """``{kernel: (seconds per call, runs per call)}`` over ``calls`` profiled calls."""
+    for _ in range(3):  # compile and warm up outside the trace
+        jax.block_until_ready(step(*args))
+    with tempfile.TemporaryDirectory() as folder:
+        with jax.profiler.trace(folder):
+            for _ in range(calls):
+                jax.block_until_ready(step(*args))
+        (trace,) = Path(folder).rglob("*.xplane.pb")
+        data = jax.profiler.ProfileData.from_file(str(trace))
+    total, count = collections.Counter(), collections.Counter()
+    for plane in data.planes:
+        for line in plane.lines:
+            if line.name == "python":
+                continue
+            for event in line.events:
+                if not event.name.startswith("ThunkExecutor"):
+                    total[event.name] += event.duration_ns
+                    count[event.name] += 1
+    return {name: (total[name] / 1e9 / calls, count[name] / calls) for name in total}
+
+
+def kernel_ops(step, args) -> dict[str, tuple[str, str]]:
+    """``{kernel: (result shape, op_name)}`` from the optimized HLO."""
+    hlo = step.lower(*args).compile().as_text()
+    return {
+        m.group(1): (m.group(2), m.group(3))
+        for m in map(OP_NAME.match, hlo.splitlines())
+        if m is not None
+    }
+
+
+def report(kind: str, shape_name: str, bidirectional: bool, calls: int, top: int) -> str:
+    """The ``top`` kernels by time per call, one line each, under a heading naming the case."""
+    shape = ALL_SHAPES[shape_name]
+    step, args = train_step(kind, shape, bidirectional)
+    times = kernel_times(step, args, calls)
+    ops = kernel_ops(step, args)
+    direction = "bidirectional" if bidirectional else "unidirectional"
+    lines = [
+        f"{kind} {direction} {shape_name} {tuple(shape)}: train step, {calls} profiled calls",
+        f"{'ms/call':>9} {'runs':>6} {'us/run':>8}  kernel: result, op_name",
+    ]
+    ranked = sorted(times.items(), key=lambda item: -item[1][0])[:top]
+    for name, (seconds, runs) in ranked:
+        result, op_name = ops.get(name, ("", ""))
+        result = "loop" if result.startswith("(") else result  # a while loop's tuple
+        per_run = seconds / max(runs, 1) * 1e6
+        lines.append(f"{seconds * 1e3:9.3f} {runs:6.0f} {per_run:8.2f}  {name}: {result} {op_name}")
+    return "\n".join(lines)
+
+
+def cli(argv=None) -> None:
+    """``python scripts/profile_step.py``: parse the options, print the report."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--kind", choices=sorted(KINDS), default="lstm")
+    parser.add_argument("--shape", choices=sorted(ALL_SHAPES), default="S1")
+    parser.add_argument("--bidirectional", action="store_true")
+    parser.add_argument("--calls", type=int, default=10, help="profiled calls (default 10)")
+    parser.add_argument("--top", type=int, default=20, help="kernels listed (default 20)")
+    args = parser.parse_args(argv)
+    print(report(args.kind, args.shape, args.bidirectional, args.calls, args.top))
