@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import pytest
 
-from jrnn.bench import cli, contenders, gpu, profile, report, scan_rnn, xla_flags
+from jrnn.bench import cli, contenders, floor_report, gpu, profile, report, scan_rnn, xla_flags
 from jrnn.bench.cases import KINDS, Case, Shape
 from jrnn.bench.measure import ParityError, bench_case
 
@@ -66,7 +66,8 @@ def test_a_quick_run_writes_table_json_and_plot_for_both_directions(tmp_path):
         roofline = run["roofline"]["tiny"]
         assert 0 < roofline["fwd_floor_s"] < roofline["train_floor_estimate_s"]
         heading = f"Elman RNN (tanh), {direction}"
-        for section in ("time relative to torch", "jrnn time relative to flax", "GEMM roofline"):
+        sections = ["time relative to torch", "jrnn time relative to flax", "GEMM roofline"]
+        for section in [*sections, "the targets against the XLA floor"]:
             assert f"### {heading}: {section}" in table
     assert saved["kinds"]["rnn"]["bidirectional"]["torch"] == "torch.nn.RNN(bidirectional=True)"
     assert "| tiny 5, 2, 3, 4, 2 |" in table
@@ -86,6 +87,29 @@ def test_every_contender_matches_torch_bidirectional(kind):
     assert list(result["parity"]) == list(chosen)
     for errors in result["parity"].values():
         assert list(errors) == ["output", *state, "loss", "grads", "dx"]
+
+
+def test_the_train_goal_is_set_against_the_floor():
+    def timed(jrnn_s, flax_s):
+        jrnn = {"median_s": jrnn_s, "ratio_to_flax": jrnn_s / flax_s}
+        return {"jrnn": jrnn, "flax": {"median_s": flax_s}}
+
+    shape = {"L": 5, "N": 2, "H_in": 3, "H": 4, "layers": 1}
+    floors = {"fwd_floor_s": 0.5, "train_floor_estimate_s": 5.0}
+    run = {
+        "contenders": ["jrnn", "flax"],
+        "shapes": {
+            s: {"shape": shape, "fwd": timed(1.0, 2.0), "train": timed(3.0, flax_train)}
+            for s, flax_train in (("slow", 10.0), ("fast", 4.0))
+        },
+        "roofline": {"slow": floors, "fast": floors},
+    }
+    rows = floor_report.target_rows(run)
+    # jrnn fwd / flax = 1/2, flax fwd / floor = 2/0.5, jrnn train / flax = 3/10; the goal,
+    # 0.70 x 10 s = 7 s, is above the 5 s floor; 0.70 x 4 s = 2.8 s is below it (0.56 of it).
+    expected = ["slow 5, 2, 3, 4, 1", "0.50", "4.00", "0.30", "7e+03 ms", "5e+03 ms", "above"]
+    assert rows[0] == expected
+    assert rows[1][4:] == ["2.8e+03 ms", "5e+03 ms", "below (0.56)"]
 
 
 def test_a_jrnn_variant_is_jrnn_of_the_kind_with_its_options():

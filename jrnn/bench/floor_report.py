@@ -35,7 +35,7 @@ def floor_tables(heading: str, run: dict) -> list[str]:
     lines += table(ROOFLINE_HEADER, _roofline_rows(run))
     if "flax" in run["contenders"] and "jrnn" in run["contenders"]:
         lines += ["", f"### {heading}: the targets against the XLA floor", "", TARGETS_TEXT, ""]
-        lines += table(TARGETS_HEADER, _target_rows(run))
+        lines += table(TARGETS_HEADER, target_rows(run))
     return lines
 
 
@@ -67,7 +67,13 @@ def _roofline_rows(run: dict) -> list[list[str]]:
     return rows
 
 
-def _target_rows(run: dict) -> list[list[str]]:
+def target_rows(run: dict) -> list[list[str]]:
+    """The targets table's rows, one per shape.
+
+    Each: jrnn's forward over flax's, flax's forward over the floor, jrnn's train step over
+    flax's, the train goal (``TRAIN_TARGET`` x flax's time), the train floor, and whether the
+    goal is ``"above"`` the floor or ``"below (goal / floor)"``.
+    """
     rows = []
     for name, roof in run["roofline"].items():
         timed = run["shapes"][name]
