@@ -130,11 +130,12 @@ def _hoists_projection(cell: CellSpec, w_ih_shape: tuple[int, int]) -> bool:
     """Whether the input projection runs as one GEMM before the loop, else inside each step.
 
     ``w_ih_shape``: ``(gates*H, H_in)`` of this layer. Measured side by side on XLA:CPU (2-core
-    AMD EPYC, ``scripts/bench.py`` shapes S1-S5 and a sweep of input widths):
+    AMD EPYCs, ``scripts/bench.py`` shapes S1-S5 and a sweep of input widths):
 
     - LSTM and GRU: projecting inside the step took 0.39-0.90x the hoisted forward's time on
-      S1-S5, the train step about even (0.90-1.11x); on S4 (``H_in = 512``) hoisting was still
-      1.08-1.16x slower forward.
+      S1-S5 with AVX2, the train step about even (0.90-1.11x). With AVX-512 (GEMMs twice as
+      fast), hoisting still took 1.07-2.13x the forward's time (S1, S3, S5; GRU S2) and
+      1.08-1.16x at S4's ``H_in = 512``, the train step 1.01-1.11x.
     - Elman: the hoisted GEMM was as fast or faster (inside the step: 1.06-1.17x forward on
       S1, S2, S3), except for inputs of at most ``H/8`` features, whose hoisted output is 8x
       the size of ``x``: inside the step took 0.82-0.95x forward (S5's ``H_in = 16, H = 128``,
