@@ -110,4 +110,6 @@ def cli(argv=None) -> None:
     parser.add_argument("--calls", type=int, default=10, help="profiled calls (default 10)")
     parser.add_argument("--top", type=int, default=20, help="kernels listed (default 20)")
     args = parser.parse_args(argv)
+    if args.calls < 1 or args.top < 1:
+        parser.error(f"--calls and --top must be at least 1, got {args.calls} and {args.top}")
     print(report(args.kind, args.shape, args.bidirectional, args.calls, args.top))
