@@ -37,6 +37,7 @@ class JaxContender:
 
 
 JRNN = {"rnn": jrnn.rnn, "lstm": jrnn.lstm, "gru": jrnn.gru}
+JRNN_INIT = {"rnn": jrnn.init_rnn, "lstm": jrnn.init_lstm, "gru": jrnn.init_gru}
 
 
 def _jrnn(kind: Kind, **options) -> JaxContender:

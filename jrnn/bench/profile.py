@@ -18,11 +18,9 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-import jrnn
-
+from . import contenders
 from .cases import KINDS, QUICK_SHAPES, SHAPES
 
-INIT = {"rnn": jrnn.init_rnn, "lstm": jrnn.init_lstm, "gru": jrnn.init_gru}
 ALL_SHAPES = {**SHAPES, **QUICK_SHAPES}
 OP_NAME = re.compile(r"^\s*(?:ROOT )?%([\w.\-]+) = (\S+) .*?op_name=\"([^\"]+)\"")
 
@@ -31,7 +29,7 @@ def train_step(kind: str, shape, bidirectional: bool):
     """The benchmark's train step of one case, jitted, and its arguments ``(params, x)``."""
     case_kind = KINDS[kind]
     proj = {"proj_size": shape.H // 2} if case_kind.projected else {}
-    params = INIT[case_kind.cell](
+    params = contenders.JRNN_INIT[case_kind.cell](
         jax.random.key(0),
         shape.H_in,
         shape.H,
@@ -40,13 +38,8 @@ def train_step(kind: str, shape, bidirectional: bool):
         **proj,
     )
     x = jax.random.normal(jax.random.key(1), (shape.L, shape.N, shape.H_in), jnp.float32)
-    forward = getattr(jrnn, case_kind.cell)
-
-    def loss(params, x):
-        output, state = forward(params, x)
-        return output.sum() + sum(s.sum() for s in jax.tree.leaves(state))
-
-    return jax.jit(jax.value_and_grad(loss, argnums=(0, 1))), (params, x)
+    step = contenders.train_step(contenders.JRNN[case_kind.cell])
+    return jax.jit(step), (params, x)
 
 
 def kernel_times(step, args, calls: int) -> dict[str, tuple[float, int]]:

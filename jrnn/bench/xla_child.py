@@ -16,19 +16,15 @@ import time
 import jax
 import numpy as np
 
-import jrnn
-
-from .contenders import JRNN, train_step
+from .contenders import JRNN, JRNN_INIT, train_step
 from .layout import named_outputs
 from .timing import calibrate, jax_call, time_call
-
-INIT = {"rnn": jrnn.init_rnn, "lstm": jrnn.init_lstm, "gru": jrnn.init_gru}
 
 
 def inputs(kind: str, shape, seed: int) -> tuple[dict, np.ndarray]:
     """torch-shaped params, U(-1/sqrt(H), 1/sqrt(H)), and ``x`` ``(L, N, H_in)``, from numpy."""
     L, N, H_in, H, layers = shape
-    layout = jax.eval_shape(lambda: INIT[kind](jax.random.key(0), H_in, H, layers))
+    layout = jax.eval_shape(lambda: JRNN_INIT[kind](jax.random.key(0), H_in, H, layers))
     rng = np.random.default_rng(seed)
     bound = 1 / np.sqrt(H)
     params = {
