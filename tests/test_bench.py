@@ -249,7 +249,7 @@ def test_the_profile_lists_the_scans_and_their_gemms_within_the_step_time():
     step, args = profile.train_step("lstm", profile.ALL_SHAPES["Q1"], bidirectional=False)
     jax.block_until_ready(step(*args))
     times = profile.kernel_times(step, args, calls=3)
-    ops = profile.kernel_ops(step, args)
+    ops = profile.kernel_ops(step)
     loops = [name for name in times if name.startswith("while")]
     assert len(loops) == 2  # the forward scan and the backward scan
     start = time.perf_counter()

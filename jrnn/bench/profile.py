@@ -26,7 +26,10 @@ OP_NAME = re.compile(r"^\s*(?:ROOT )?%([\w.\-]+) = (\S+) .*?op_name=\"([^\"]+)\"
 
 
 def train_step(kind: str, shape, bidirectional: bool):
-    """The benchmark's train step of one case, jitted, and its arguments ``(params, x)``."""
+    """The benchmark's train step of one case, compiled, and its arguments ``(params, x)``.
+
+    One compiled program serves both the timing and the HLO, so the kernel names match.
+    """
     case_kind = KINDS[kind]
     proj = {"proj_size": shape.H // 2} if case_kind.projected else {}
     params = contenders.JRNN_INIT[case_kind.cell](
@@ -39,12 +42,12 @@ def train_step(kind: str, shape, bidirectional: bool):
     )
     x = jax.random.normal(jax.random.key(1), (shape.L, shape.N, shape.H_in), jnp.float32)
     step = contenders.train_step(contenders.JRNN[case_kind.cell])
-    return jax.jit(step), (params, x)
+    return jax.jit(step).lower(params, x).compile(), (params, x)
 
 
 def kernel_times(step, args, calls: int) -> dict[str, tuple[float, int]]:
     """``{kernel: (seconds per call, runs per call)}`` over ``calls`` profiled calls."""
-    for _ in range(3):  # compile and warm up outside the trace
+    for _ in range(3):  # warm up outside the trace
         jax.block_until_ready(step(*args))
     with tempfile.TemporaryDirectory() as folder:
         with jax.profiler.trace(folder):
@@ -64,9 +67,9 @@ def kernel_times(step, args, calls: int) -> dict[str, tuple[float, int]]:
     return {name: (total[name] / 1e9 / calls, count[name] / calls) for name in total}
 
 
-def kernel_ops(step, args) -> dict[str, tuple[str, str]]:
-    """``{kernel: (result shape, op_name)}`` from the optimized HLO."""
-    hlo = step.lower(*args).compile().as_text()
+def kernel_ops(step) -> dict[str, tuple[str, str]]:
+    """``{kernel: (result shape, op_name)}`` from the compiled step's optimized HLO."""
+    hlo = step.as_text()
     return {
         m.group(1): (m.group(2), m.group(3))
         for m in map(OP_NAME.match, hlo.splitlines())
@@ -79,7 +82,7 @@ def report(kind: str, shape_name: str, bidirectional: bool, calls: int, top: int
     shape = ALL_SHAPES[shape_name]
     step, args = train_step(kind, shape, bidirectional)
     times = kernel_times(step, args, calls)
-    ops = kernel_ops(step, args)
+    ops = kernel_ops(step)
     direction = "bidirectional" if bidirectional else "unidirectional"
     lines = [
         f"{kind} {direction} {shape_name} {tuple(shape)}: train step, {calls} profiled calls",
