@@ -195,15 +195,37 @@ def test_check_grads_order_two_both_modes(name):
 
 
 @pytest.mark.parametrize(
-    "name, chunks",
-    [("LSTM-proj", 2), ("GRU", 16), ("RNN-relu", 2)],  # k = 2: a chunk and a shorter tail
+    "name, steps, recompute",
+    [  # L = 3: k = 2 is a chunk and a shorter tail; k = 1 three chunks
+        ("LSTM-proj", 2, True),
+        ("LSTM", 1, False),
+        ("GRU", 1, True),
+        ("GRU", 2, False),
+        ("RNN-relu", 2, False),
+    ],
     ids=str,
 )
-def test_tangent_scan_in_chunks(name, chunks, monkeypatch):
-    """A long sequence's tangent scan runs chunk by chunk (forced here on L = 3): same results."""
-    monkeypatch.setattr(jrnn._scan, "WHOLE_SEQUENCE_ROWS", 0)
-    monkeypatch.setattr(jrnn._scan, "CHUNKS", chunks)
+def test_tangent_scan_in_chunks(name, steps, recompute, monkeypatch):
+    """A long sequence's tangent scan runs chunk by chunk (forced here on L = 3), each chunk
+    rebuilding the gates or reading those the forward saved: same results."""
+    monkeypatch.setattr(jrnn._scan, "_chunk_length", lambda *shape: steps)
+    monkeypatch.setattr(jrnn._scan, "RECOMPUTE_MACS", 2**30 if recompute else 0)
     primals, tangents, cotangents = problem(name, seed=3)
     run = jax.jit(jvp_and_vjp, static_argnums=0, compiler_options=FAST_COMPILE)
     results = run(network_fn(name), primals, tangents, cotangents)
     check_against_torch(name, primals, tangents, cotangents, *results)
+
+
+@pytest.mark.parametrize(
+    "shape, steps",
+    [
+        ((100, 32, 512), 100),  # small: the whole sequence
+        ((2000, 16, 128), 50),  # about CHUNK_ROWS rows: the divisor of L nearest 64 steps
+        ((64, 256, 2048), 4),
+        ((20011, 16, 512), 64),  # L prime: 64 steps and a shorter tail
+    ],
+    ids=str,
+)
+def test_chunk_length(shape, steps):
+    """Long sequences run in chunks of about CHUNK_ROWS rows, dividing L where they can."""
+    assert jrnn._scan._chunk_length(*shape) == steps
