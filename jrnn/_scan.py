@@ -10,8 +10,10 @@ Differentiation is a ``jax.custom_jvp`` rule, so forward mode (``jvp``, ``jacfwd
 sequence and the few values each kind's tangent needs, then a *tangent scan* that is linear in
 the tangents and does only ``dh @ W_hh.T`` (and ``@ W_hr.T``) per step. The tangents coming from
 the weights, ``h_{t-1} @ dW_hh.T`` and ``m_t @ dW_hr.T``, are GEMMs over many steps outside it:
-over the whole sequence, or, for a long one, over each of 16 chunks (a scan over chunks, each
-rematerialised), so no whole-sequence ``h_{t-1}`` or pre-activation tangent ever exists.
+over the whole sequence, or, for a long one, over each chunk of about a thousand rows (a scan
+over chunks, each rematerialised), so no whole-sequence ``h_{t-1}`` or pre-activation tangent
+ever exists. Where one step's GEMM is small, a chunked rule keeps only the carries in the
+forward and each chunk rebuilds its gate values with GEMMs over the chunk (:func:`_recompute`).
 For reverse mode JAX transposes that scan: a backward scan carrying only the state's cotangent,
 and the weight and input gradients as GEMMs over the chunks, accumulated.
 """
@@ -109,7 +111,7 @@ def _layer_jvp(cell, reverse, unroll, precision, primals, tangents):
     weights, xp, carry0, mask = primals
     d_weights, d_xp, d_carry0, _ = tangents
     seq_len, batch_size = xp.shape[:2]
-    k = _chunk_length(seq_len, batch_size, weights.w_hh_t.shape[1])
+    k = _chunk_length(seq_len, batch_size, weights)
     if k < seq_len and _recomputes(cell, weights, batch_size):
         carry_last, carries = _scan(
             cell, reverse, unroll, precision, weights, xp, carry0, mask, "carries"
@@ -213,49 +215,67 @@ def _recompute(cell, weights, xp, prev, precision):
     return saved, new[0] if weights.w_hr_t is not None else None
 
 
-RECOMPUTE_MACS = 2**22
-"""The tangent's values are rebuilt per chunk when one step's recurrent GEMM is at most this."""
+SMALL_STEP_MACS = 2**22
+"""A step whose recurrent GEMM ``(N, P) @ (P, gates*H)`` has at most this many multiply-adds is
+small: the step's time goes to its kernels around the GEMM, not to the GEMM."""
+WHOLE_SEQUENCE_BYTES = 2**23
+"""Small steps: up to this size of the ``(L, N, gates*H)`` float32 pre-activation sequence,
+the tangent scan runs over the whole sequence as one chunk."""
+CHUNK_ROWS = 1024
+"""Small steps, beyond it: chunks of about this many ``k*N`` rows."""
+WHOLE_SEQUENCE_ROWS = 16 * 4096
+"""Large steps: up to this many ``L*N`` rows, the whole sequence as one chunk."""
+CHUNKS = 16
+"""Large steps, beyond it: about this many chunks."""
+
+
+def _small_step(batch_size: int, weights: Recurrent) -> bool:
+    """Whether one step's recurrent GEMM is small (:data:`SMALL_STEP_MACS`)."""
+    return batch_size * weights.w_hh_t.size <= SMALL_STEP_MACS
+
+
+def _chunk_length(seq_len: int, batch_size: int, weights: Recurrent) -> int:
+    """Steps per chunk of the tangent scan: ``seq_len`` for one chunk.
+
+    Measured side by side on a 2-core AMD EPYC with AVX-512, train step:
+
+    - Small steps: chunks cost time on short sequences (1.04-1.32x at ``L = 100, N = 32, H =
+      128`` and ``L = 1000, N = 1, H = 64``), and beyond :data:`WHOLE_SEQUENCE_BYTES` chunks of
+      about :data:`CHUNK_ROWS` rows, which keep each chunk's temporaries in cache, save time:
+      at ``L = 2000, N = 16, H = 128``, 0.77-0.88x the whole sequence's (Elman), 0.84x (GRU),
+      0.91-1.02x (LSTM).
+    - Large steps, where the GEMMs dominate: 1024-row chunks took 1.10-1.25x the time at
+      ``L = 512, N = 64, H = 256`` and ``L = 64, N = 256, H = 512`` (Elman, LSTM), 16 chunks
+      0.94-1.10x. They run whole up to :data:`WHOLE_SEQUENCE_ROWS`, then in :data:`CHUNKS`,
+      so that a chunk's temporaries stay a small part of the sequence's.
+
+    The length is a divisor of ``L`` when one lies within a factor of two of the target: a
+    shorter tail chunk costs copies of the whole sequences (1.15x, not 0.82x, for that Elman).
+    """
+    if _small_step(batch_size, weights):
+        if seq_len * batch_size * weights.w_hh_t.shape[1] * 4 <= WHOLE_SEQUENCE_BYTES:
+            return seq_len
+        target = min(seq_len, -(-CHUNK_ROWS // batch_size))
+    else:
+        if seq_len * batch_size <= WHOLE_SEQUENCE_ROWS:
+            return seq_len
+        target = -(-seq_len // CHUNKS)
+    near = range(-(-target // 2), min(seq_len, 2 * target) + 1)
+    return min((k for k in near if seq_len % k == 0), key=lambda k: abs(k - target), default=target)
 
 
 def _recomputes(cell: CellSpec, weights: Recurrent, batch_size: int) -> bool:
     """Whether a chunked tangent scan rebuilds each chunk's saved values (:func:`_recompute`).
 
-    Then the forward writes only the carries: LSTM keeps ``h`` and ``c`` a step, not seven
-    values, GRU ``h``, not five. Measured side by side on a 2-core AMD EPYC with AVX-512, train
-    step, against saving them, both in chunks: LSTM 1.05-1.07x the time, GRU 1.00-1.04x at
-    ``N = 16, H = 128`` (one step's GEMM: 1M multiply-adds), where the chunked step itself is
-    0.84-1.02x the whole sequence's; temporaries 2.4x the ``h`` sequence, not 7.3x (LSTM),
-    1.3x, not 5.3x (GRU). Where the step's GEMM is large, the extra GEMM shows: 1.09-1.24x at
-    ``N = 64, H = 256`` and ``N = 256, H = 512``. Elman saves nothing to rebuild.
+    For gated kinds with small steps. The forward then writes only the carries: LSTM keeps
+    ``h`` and ``c`` a step, not seven values, GRU ``h``, not five. Measured side by side on a
+    2-core AMD EPYC with AVX-512, train step, against saving them, both in chunks: at ``N = 16,
+    H = 128`` (a step's GEMM: 1M multiply-adds) LSTM took 1.05-1.07x the time and GRU
+    1.00-1.04x, the temporaries 2.4x the ``h`` sequence, not 7.3x (LSTM), and 1.3x, not 5.3x
+    (GRU); with large steps the extra GEMM shows (1.09-1.24x at ``N = 64, H = 256`` and
+    ``N = 256, H = 512``). Elman saves nothing to rebuild.
     """
-    step_macs = batch_size * weights.w_hh_t.size  # (N, P) @ (P, gates*H)
-    return cell.gates > 1 and step_macs <= RECOMPUTE_MACS
-
-
-WHOLE_SEQUENCE_BYTES = 2**23
-"""Up to this size of the ``(L, N, gates*H)`` float32 pre-activation sequence, the tangent
-scan runs over the whole sequence as one chunk."""
-CHUNK_ROWS = 1024
-"""Beyond it, it runs over chunks of about this many ``k*N`` rows."""
-
-
-def _chunk_length(seq_len: int, batch_size: int, gates_hidden: int) -> int:
-    """Steps per chunk of the tangent scan.
-
-    Small sequences run whole: chunks cost time there (1.04-1.32x the train step at
-    ``L = 100, N = 32`` and ``L = 1000, N = 1``, 2-core AMD EPYC). Beyond
-    :data:`WHOLE_SEQUENCE_BYTES`, chunks of about :data:`CHUNK_ROWS` rows keep each chunk's
-    temporaries in cache: at ``L = 2000, N = 16, H = 128`` the train step took 0.77-0.88x the
-    whole sequence's time (Elman), 0.84x (GRU), 0.91-1.02x (LSTM); about even (0.94-1.10x)
-    where the GEMMs dominate (``N = 64, H = 256`` and ``N = 256, H = 512``). The chunk length
-    is a divisor of ``L`` when one lies within a factor of two, since a shorter tail chunk costs
-    copies of the whole sequences (1.15x, not 0.82x, for that Elman).
-    """
-    if seq_len * batch_size * gates_hidden * 4 <= WHOLE_SEQUENCE_BYTES:
-        return seq_len
-    target = min(seq_len, -(-CHUNK_ROWS // batch_size))
-    divisors = [k for k in range(-(-target // 2), min(seq_len, 2 * target) + 1) if seq_len % k == 0]
-    return min(divisors, key=lambda k: abs(k - target), default=target)
+    return cell.gates > 1 and _small_step(batch_size, weights)
 
 
 def _over_chunks(chunk, d_carry0, sequences, carries, carry0, reverse, k):

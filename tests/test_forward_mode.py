@@ -32,6 +32,7 @@ from _torch_reference import (
 )
 from jax.test_util import check_grads
 
+import jrnn._cells
 import jrnn._scan
 
 KINDS = {  # name: (kind, proj_size, options)
@@ -209,7 +210,7 @@ def test_tangent_scan_in_chunks(name, steps, recompute, monkeypatch):
     """A long sequence's tangent scan runs chunk by chunk (forced here on L = 3), each chunk
     rebuilding the gates or reading those the forward saved: same results."""
     monkeypatch.setattr(jrnn._scan, "_chunk_length", lambda *shape: steps)
-    monkeypatch.setattr(jrnn._scan, "RECOMPUTE_MACS", 2**30 if recompute else 0)
+    monkeypatch.setattr(jrnn._scan, "_recomputes", lambda *args: recompute)
     primals, tangents, cotangents = problem(name, seed=3)
     run = jax.jit(jvp_and_vjp, static_argnums=0, compiler_options=FAST_COMPILE)
     results = run(network_fn(name), primals, tangents, cotangents)
@@ -217,15 +218,17 @@ def test_tangent_scan_in_chunks(name, steps, recompute, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "shape, steps",
+    "seq_len, batch_size, w_hh_t_shape, steps",
     [
-        ((100, 32, 512), 100),  # small: the whole sequence
-        ((2000, 16, 128), 50),  # about CHUNK_ROWS rows: the divisor of L nearest 64 steps
-        ((64, 256, 2048), 4),
-        ((20011, 16, 512), 64),  # L prime: 64 steps and a shorter tail
+        (100, 32, (128, 512), 100),  # a small step, a small sequence: whole
+        (2000, 16, (128, 128), 50),  # about CHUNK_ROWS rows: the divisor of L nearest 64 steps
+        (20011, 16, (128, 512), 64),  # L prime: 64 steps and a shorter tail
+        (512, 64, (256, 1024), 512),  # a large step, up to WHOLE_SEQUENCE_ROWS: whole
+        (20000, 16, (512, 2048), 1250),  # a large step beyond: L / CHUNKS
     ],
     ids=str,
 )
-def test_chunk_length(shape, steps):
-    """Long sequences run in chunks of about CHUNK_ROWS rows, dividing L where they can."""
-    assert jrnn._scan._chunk_length(*shape) == steps
+def test_chunk_length(seq_len, batch_size, w_hh_t_shape, steps):
+    """How many steps each chunk of the tangent scan has, by the shape of the problem."""
+    weights = jrnn._cells.Recurrent(jnp.zeros(w_hh_t_shape, jnp.float32), None, None)
+    assert jrnn._scan._chunk_length(seq_len, batch_size, weights) == steps
