@@ -215,7 +215,7 @@ def _recompute(cell, weights, xp, prev, precision):
     return saved, new[0] if weights.w_hr_t is not None else None
 
 
-SMALL_STEP_MACS = 2**22
+SMALL_STEP_MACS = 2**21
 """A step whose recurrent GEMM ``(N, P) @ (P, gates*H)`` has at most this many multiply-adds is
 small: the step's time goes to its kernels around the GEMM, not to the GEMM."""
 WHOLE_SEQUENCE_BYTES = 2**23
