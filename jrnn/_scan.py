@@ -218,6 +218,8 @@ def _recompute(cell, weights, xp, prev, precision):
 SMALL_STEP_MACS = 2**21
 """A step whose recurrent GEMM ``(N, P) @ (P, gates*H)`` has at most this many multiply-adds is
 small: the step's time goes to its kernels around the GEMM, not to the GEMM."""
+REBUILD_STEP_MACS = 2**20
+"""Gated kinds rebuild their gate values per chunk when a step's GEMM has at most this many."""
 WHOLE_SEQUENCE_BYTES = 2**23
 """Small steps: up to this size of the ``(L, N, gates*H)`` float32 pre-activation sequence,
 the tangent scan runs over the whole sequence as one chunk."""
@@ -267,15 +269,16 @@ def _chunk_length(seq_len: int, batch_size: int, weights: Recurrent) -> int:
 def _recomputes(cell: CellSpec, weights: Recurrent, batch_size: int) -> bool:
     """Whether a chunked tangent scan rebuilds each chunk's saved values (:func:`_recompute`).
 
-    For gated kinds with small steps. The forward then writes only the carries: LSTM keeps
-    ``h`` and ``c`` a step, not seven values, GRU ``h``, not five. Measured side by side on a
-    2-core AMD EPYC with AVX-512, train step, against saving them, both in chunks: at ``N = 16,
-    H = 128`` (a step's GEMM: 1M multiply-adds) LSTM took 1.05-1.07x the time and GRU
-    1.00-1.04x, the temporaries 2.4x the ``h`` sequence, not 7.3x (LSTM), and 1.3x, not 5.3x
-    (GRU); with large steps the extra GEMM shows (1.09-1.24x at ``N = 64, H = 256`` and
-    ``N = 256, H = 512``). Elman saves nothing to rebuild.
+    For gated kinds whose step GEMM has at most :data:`REBUILD_STEP_MACS` multiply-adds. The
+    forward then writes only the carries: LSTM keeps ``h`` and ``c`` a step, not seven values,
+    GRU ``h``, not five. Measured side by side on a 2-core AMD EPYC with AVX-512, train step,
+    against saving them, both in chunks: at ``N = 16, H = 128`` (LSTM's step: 2^20
+    multiply-adds) LSTM took 1.05-1.07x the time and GRU 1.00-1.04x, the temporaries 2.4x the
+    ``h`` sequence, not 7.3x (LSTM), and 1.3x, not 5.3x (GRU). With larger steps the extra GEMM
+    shows: 1.52x for GRU at ``N = 32, H = 128``, 1.09-1.24x at ``N = 64, H = 256`` and
+    ``N = 256, H = 512``. Elman saves nothing to rebuild.
     """
-    return cell.gates > 1 and _small_step(batch_size, weights)
+    return cell.gates > 1 and batch_size * weights.w_hh_t.size <= REBUILD_STEP_MACS
 
 
 def _over_chunks(chunk, d_carry0, sequences, carries, carry0, reverse, k):
