@@ -14,6 +14,7 @@ import safetensors
 import safetensors.numpy
 import safetensors.torch
 import torch
+from _io_faults import fail_half_way_through_writing
 
 import jrnn
 from jrnn._io import CheckpointError, load, load_metadata, save
@@ -437,31 +438,10 @@ def _fail_in_replace(monkeypatch, error):
     monkeypatch.setattr(os, "replace", fail)
 
 
-def _fail_half_way_through_writing(monkeypatch, error):
-    real_fdopen = os.fdopen
-
-    class HalfWriter:
-        def __init__(self, file):
-            self.file = file
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc_info):
-            self.file.close()
-
-        def write(self, data):
-            self.file.write(data[: len(data) // 2])
-            self.file.flush()
-            raise error
-
-    monkeypatch.setattr(os, "fdopen", lambda fd, mode: HalfWriter(real_fdopen(fd, mode)))
-
-
 @pytest.mark.parametrize(
     "error", [OSError("simulated failure"), KeyboardInterrupt("simulated failure")]
 )
-@pytest.mark.parametrize("fail", [_fail_in_fsync, _fail_in_replace, _fail_half_way_through_writing])
+@pytest.mark.parametrize("fail", [_fail_in_fsync, _fail_in_replace, fail_half_way_through_writing])
 def test_failed_save_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch, fail, error):
     path = tmp_path / "rnn.safetensors"
     old = jrnn.init_rnn(jax.random.key(0), 2, 3)
@@ -478,7 +458,7 @@ def test_failed_save_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkey
 
 
 def test_failed_first_save_leaves_nothing(tmp_path, monkeypatch):
-    _fail_half_way_through_writing(monkeypatch, OSError("simulated failure"))
+    fail_half_way_through_writing(monkeypatch, OSError("simulated failure"))
     with pytest.raises(OSError, match="simulated failure"):
         save(tmp_path / "rnn.safetensors", jrnn.init_rnn(jax.random.key(0), 2, 3))
     assert os.listdir(tmp_path) == []

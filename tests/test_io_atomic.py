@@ -15,6 +15,7 @@ import jax
 import numpy as np
 import pytest
 import torch
+from _io_faults import fail_half_way_through_writing
 
 import jrnn
 from jrnn._io import load, save
@@ -43,29 +44,9 @@ def _fail(monkeypatch, name, error):
     monkeypatch.setattr(os, name, fail)
 
 
-def _fail_writing(monkeypatch, error):
-    real_fdopen = os.fdopen
-
-    class FailingWriter:
-        def __init__(self, file):
-            self.file = file
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc_info):
-            self.file.close()
-
-        def write(self, data):
-            self.file.write(data[: len(data) // 2])
-            raise error
-
-    monkeypatch.setattr(os, "fdopen", lambda fd, mode: FailingWriter(real_fdopen(fd, mode)))
-
-
 STEPS = {
     "creating a temporary file in": lambda mp, e: _fail(mp, "open", e),
-    "writing the data to a temporary file": _fail_writing,
+    "writing the data to a temporary file": fail_half_way_through_writing,
     "giving the temporary file the existing file's mode 0o640": lambda mp, e: _fail(
         mp, "fchmod", e
     ),
