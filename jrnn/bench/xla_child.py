@@ -1,11 +1,11 @@
 """One child process of the XLA-flags benchmark: jrnn's fwd and train step under this XLA_FLAGS.
 
-XLA reads ``XLA_FLAGS`` once per process, so :mod:`jrnn.bench.xla_flags` starts this module once
-per flag setting and round (``python -m jrnn.bench.xla_child SPEC.json OUT.npz``). It imports
-jax, numpy, jrnn and, through :mod:`jrnn.bench.contenders`, flax; never torch. Params and inputs come from numpy, never from an XLA computation, so
-every setting gets bit-identical data whatever its flags do to the math. It prints one JSON line
-``{"kind shape mode": {"median_s", "compile_s"}}`` and saves every result array to ``OUT.npz``
-(``"kind shape name"``) for the parent's parity check.
+XLA reads ``XLA_FLAGS`` once per process, so :mod:`jrnn.bench.xla_flags` starts this module once per
+flag setting and round (``python -m jrnn.bench.xla_child SPEC.json OUT.npz``). It imports jax,
+numpy, jrnn and, through :mod:`jrnn.bench.contenders`, flax; never torch. Params and inputs come
+from numpy, never from an XLA computation, so every setting gets bit-identical data whatever its
+flags do to the math. It prints one JSON line ``{"kind shape mode": {"median_s", "compile_s"}}`` and
+saves every result array to ``OUT.npz`` (``"kind shape name"``) for the parent's parity check.
 """
 
 import json
