@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from ._nonlinearity import FUNCTIONS
 
@@ -38,6 +39,11 @@ class CellSpec(NamedTuple):
         update: ``(xp, hp, carry) -> (new, saved)``: the pointwise equation. ``new`` is the
             next carry before any projection; ``saved`` what :attr:`tangent` needs.
         tangent: ``(new, saved, prev, d_xp, d_hp, d_carry) -> d_new``, linear in the ``d_``.
+        rebuild: ``(xp, hp, h_prev, edge, mask, reverse) -> (new, saved, prev)``: ``update``
+            over a chunk of ``k`` steps at once, from each step's ``h_{t-1}`` and the carry
+            before the chunk (``edge``), for a backward that kept only ``h``; ``None`` where
+            ``update`` saves nothing (Elman). Leaves ``(k, N, .)``; ``mask`` ``(k, N)`` or
+            ``None``; ``reverse``: the chunk runs from its last step to its first.
     """
 
     kind: str
@@ -46,6 +52,7 @@ class CellSpec(NamedTuple):
     folds_bias: bool
     update: Callable
     tangent: Callable
+    rebuild: Callable | None = None
 
 
 class Recurrent(NamedTuple):
@@ -144,6 +151,23 @@ def _lstm_update(xp, hp, carry):
     return (o * tanh_c, c_new), (i, f, g, o, tanh_c)
 
 
+def _lstm_rebuild(xp, hp, h_prev, edge, mask, reverse):
+    """The gates over the whole chunk; only ``c_t = f_t c_{t-1} + i_t g_t`` runs step by step."""
+    z_i, z_f, z_g, z_o = jnp.split(xp + hp, 4, axis=-1)  # (k, N, H) each
+    i, f, g, o = _sigmoid(z_i), _sigmoid(z_f), jnp.tanh(z_g), _sigmoid(z_o)
+
+    def body(c, inputs):
+        f_t, ig_t, valid_t = inputs
+        c_new = f_t * c + ig_t
+        if valid_t is not None:
+            c_new = jnp.where(valid_t[:, None], c_new, c)  # a padded step holds its carry
+        return c_new, (c, c_new)
+
+    _, (c_prev, c_new) = lax.scan(body, edge[1], (f, i * g, mask), reverse=reverse)
+    tanh_c = jnp.tanh(c_new)
+    return (o * tanh_c, c_new), (i, f, g, o, tanh_c), (h_prev, c_prev)
+
+
 def _lstm_tangent(new, saved, prev, d_xp, d_hp, d_carry):
     i, f, g, o, tanh_c = saved
     _, c_prev = prev
@@ -177,6 +201,12 @@ def _gru_tangent(h_new, saved, h_prev, d_xp, d_hp, d_h):
     return d_n + d_z * h_prev - d_z * n + z * d_h - z * d_n
 
 
+def _gru_rebuild(xp, hp, h_prev, edge, mask, reverse):
+    """GRU's update needs nothing but ``h_{t-1}``: the whole chunk at once."""
+    new, saved = _gru_update(xp, hp, h_prev)
+    return new, saved, h_prev
+
+
 ELMAN = {"tanh": _elman("tanh"), "relu": _elman("relu")}
-LSTM = CellSpec("LSTM", 4, True, True, _lstm_update, _lstm_tangent)
-GRU = CellSpec("GRU", 3, False, False, _gru_update, _gru_tangent)
+LSTM = CellSpec("LSTM", 4, True, True, _lstm_update, _lstm_tangent, _lstm_rebuild)
+GRU = CellSpec("GRU", 3, False, False, _gru_update, _gru_tangent, _gru_rebuild)

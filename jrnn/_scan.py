@@ -23,6 +23,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from ._cells import CellSpec, Recurrent, add_bias, hidden, project_input, step
@@ -70,30 +71,44 @@ def scan_layer(
     return _layer(cell, reverse, unroll, precision, weights, xp, carry0, mask)
 
 
-def _scan(cell, reverse, unroll, precision, weights, xp, carry0, mask, keep):
+def _scan(cell, reverse, unroll, precision, weights, xp, carry0, mask, keep, slots=None):
     """The scan itself.
 
-    ``keep``: what it outputs per step: ``"ys"``; ``"carries"``; or ``"saved"``, the carries
-    and what the tangent needs (the kind's saved values and LSTM's ``h`` before ``W_hr``).
+    ``keep``: what it outputs per step: ``"ys"``; ``"saved"``, the carries and what the tangent
+    needs (the kind's saved values and LSTM's ``h`` before ``W_hr``); or ``"edges"``, ``h``
+    alone, and for LSTM the ``c`` at each chunk's edge: step ``t`` writes its ``c`` into slot
+    ``slots[t]`` of a buffer that starts as copies of ``c0`` (:func:`_edge_slots`). That mode
+    returns ``(carry_last, (h_seq (L, N, P), edge_c (slots, N, H) or None))``.
     """
 
-    def body(carry, inputs):
-        xp_t, valid_t = inputs  # (N, gates*H) or x_t (N, H_in); (N,) or None
+    def body(state, inputs):
+        carry, edge_c = state
+        xp_t, valid_t, slot_t = inputs  # (N, gates*H) or x_t (N, H_in); (N,) or None; ()
         if weights.w_ih_t is not None:
             xp_t = project_input(weights, xp_t, precision)
         new, internals = step(cell, weights, xp_t, carry, precision)
         if valid_t is not None:
             new = jax.tree.map(lambda a, b: jnp.where(valid_t[:, None], a, b), new, carry)
-        if keep == "carries":
-            return new, new
+        if keep == "edges":
+            if edge_c is not None:
+                edge_c = lax.dynamic_update_index_in_dim(edge_c, new[1], slot_t, 0)
+            return (new, edge_c), hidden(cell, new)
         if keep == "saved":
             saved, unprojected = internals
             m = unprojected[0] if weights.w_hr_t is not None else None  # LSTM's h before W_hr
-            return new, (new, saved, m)
+            return (new, edge_c), (new, saved, m)
         y = hidden(cell, new)
-        return new, y if valid_t is None else jnp.where(valid_t[:, None], y, 0)
+        return (new, edge_c), y if valid_t is None else jnp.where(valid_t[:, None], y, 0)
 
-    return lax.scan(body, carry0, (xp, mask), reverse=reverse, unroll=unroll)
+    edge_c = None
+    if keep == "edges" and cell.paired:
+        c0 = carry0[1]
+        edge_c = jnp.broadcast_to(c0, (int(slots.max()) + 1, *c0.shape))
+    inputs = (xp, mask, slots)
+    (carry_last, edge_c), out = lax.scan(
+        body, (carry0, edge_c), inputs, reverse=reverse, unroll=unroll
+    )
+    return carry_last, ((out, edge_c) if keep == "edges" else out)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3))
@@ -113,26 +128,29 @@ def _layer_jvp(cell, reverse, unroll, precision, primals, tangents):
     d_weights, d_xp, d_carry0, _ = tangents
     seq_len, batch_size = xp.shape[:2]
     k = _chunk_length(seq_len, batch_size, weights)
+    scan = functools.partial(_scan, cell, reverse, unroll, precision, weights, xp, carry0, mask)
     if k < seq_len and _recomputes(cell, weights, batch_size):
-        carry_last, carries = _scan(
-            cell, reverse, unroll, precision, weights, xp, carry0, mask, "carries"
-        )
-        saved = m = None  # each chunk rebuilds them
+        # The forward keeps h (and LSTM's c at each chunk's edge); each chunk rebuilds the rest.
+        carry_last, (h_seq, edge_c) = scan("edges", _edge_slots(seq_len, k, reverse))
+        edges = _chunk_edges(h_seq, hidden(cell, carry0), k, reverse)
+        if cell.paired:
+            count = seq_len // k
+            edges = ((edges[0], edge_c[:count]), (edges[1], edge_c[count]))
+        sequences = (h_seq, None, None, xp, d_xp, mask)
     else:
-        carry_last, (carries, saved, m) = _scan(
-            cell, reverse, unroll, precision, weights, xp, carry0, mask, "saved"
-        )
-    h_seq = hidden(cell, carries)  # (L, N, P)
+        carry_last, (carries, saved, m) = scan("saved")
+        h_seq = hidden(cell, carries)  # (L, N, P)
+        edges = _chunk_edges(carries, carry0, k, reverse)
+        sequences = (carries, saved, m, xp, d_xp, mask)
     ys = h_seq if mask is None else jnp.where(mask[..., None], h_seq, 0)
     chunk = jax.checkpoint(
         functools.partial(_tangent_chunk, cell, reverse, unroll, precision), prevent_cse=False
     )
-    sequences = (carries, saved, m, xp, d_xp, mask)
     d_carry_last, d_ys = _over_chunks(
         lambda d_carry, inputs: chunk(weights, d_weights, d_carry, inputs),
         d_carry0,
         sequences,
-        carries,
+        edges,
         carry0,
         reverse,
         k,
@@ -149,20 +167,19 @@ def _tangent_chunk(cell, reverse, unroll, precision, weights, d_weights, d_carry
     are GEMMs over the chunk's ``k*N`` rows: in reverse mode their transposes accumulate the
     weight gradients chunk by chunk.
 
-    When ``saved`` is ``None``, the forward kept only the carries, and the chunk rebuilds what
-    the tangent needs (:func:`_recompute`).
+    When ``saved`` is ``None``, the forward kept only ``h`` (``carries`` is the ``h``
+    sequence), and the chunk rebuilds what the tangent needs (:func:`_recompute`).
 
     Shapes:
         ``inputs``: ``(carries, saved, m, xp, d_xp, mask)`` leaves ``(k, N, .)`` (``saved``,
         ``m`` and ``mask`` may be ``None``), and ``edge``, leaves ``(N, .)``.
     """
     (carries, saved, m, xp, d_xp, mask), edge = inputs
-    if reverse:
-        prev = jax.tree.map(lambda s, e: jnp.concatenate([s[1:], e[None]]), carries, edge)
-    else:
-        prev = jax.tree.map(lambda s, e: jnp.concatenate([e[None], s[:-1]]), carries, edge)
     if saved is None:
-        saved, m = _recompute(cell, weights, xp, prev, precision)
+        h_prev = _shifted(carries, hidden(cell, edge), reverse)
+        saved, m, prev = _recompute(cell, weights, xp, h_prev, edge, mask, reverse, precision)
+    else:
+        prev = jax.tree.map(lambda s, e: _shifted(s, e, reverse), carries, edge)
     if weights.w_ih_t is not None:  # the step projected x_t: its tangent, over the chunk
         d_xp = _times_transposed(d_xp, weights.w_ih_t.T, precision)  # (k, N, gates*H)
         d_xp = d_xp + _times_transposed(xp, d_weights.w_ih_t.T, precision)
@@ -196,24 +213,37 @@ def _tangent_chunk(cell, reverse, unroll, precision, weights, d_weights, d_carry
     return lax.scan(body, d_carry, inputs, reverse=reverse, unroll=unroll)
 
 
-def _recompute(cell, weights, xp, prev, precision):
-    """The kind's saved values and LSTM's ``m``, rebuilt from the chunk's ``h_{t-1}`` and inputs.
+def _shifted(seq, edge, reverse):
+    """Each step's previous value, in the scan's order.
 
-    The step's matmuls run as GEMMs over the chunk's ``k*N`` rows, then the kind's pointwise
-    update: the same values the forward's steps computed, up to float round-off.
+    ``seq (k, N, .)`` moved by one step, with ``edge (N, .)``, the value before the chunk, in
+    the gap.
+    """
+    if reverse:
+        return jnp.concatenate([seq[1:], edge[None]])
+    return jnp.concatenate([edge[None], seq[:-1]])
+
+
+def _recompute(cell, weights, xp, h_prev, edge, mask, reverse, precision):
+    """What the tangent needs, rebuilt from the chunk's ``h_{t-1}``, inputs and edge.
+
+    The step's matmuls run as GEMMs over the chunk's ``k*N`` rows, then the kind's
+    :attr:`~jrnn._cells.CellSpec.rebuild`: the same values the forward's steps computed, up to
+    float round-off.
 
     Shapes:
         ``xp``: ``(k, N, gates*H)``, or ``(k, N, H_in)`` when ``weights`` carry ``W_ih``;
-        ``prev`` leaves ``(k, N, .)``. Returns ``saved`` leaves ``(k, N, H)`` and ``m``,
-        ``(k, N, H)`` or ``None`` without ``proj_size``.
+        ``h_prev``: ``(k, N, P)``; ``edge``: the carry before the chunk. Returns ``saved``
+        leaves ``(k, N, H)``, ``m`` ``(k, N, H)`` (``None`` without ``proj_size``) and ``prev``,
+        each step's previous carry.
     """
     if weights.w_ih_t is not None:
         xp = project_input(weights, xp, precision)
-    hp = jnp.matmul(hidden(cell, prev), weights.w_hh_t, precision=precision)  # (k, N, gates*H)
+    hp = jnp.matmul(h_prev, weights.w_hh_t, precision=precision)  # (k, N, gates*H)
     if weights.b_hh is not None:
         hp = add_bias(hp, weights.b_hh)
-    new, saved = cell.update(xp, hp, prev)
-    return saved, new[0] if weights.w_hr_t is not None else None
+    new, saved, prev = cell.rebuild(xp, hp, h_prev, edge, mask, reverse)
+    return saved, new[0] if weights.w_hr_t is not None else None, prev
 
 
 SMALL_STEP_MACS = 2**21
@@ -271,40 +301,70 @@ def _recomputes(cell: CellSpec, weights: Recurrent, batch_size: int) -> bool:
     """Whether a chunked tangent scan rebuilds each chunk's saved values (:func:`_recompute`).
 
     For gated kinds whose step GEMM has at most :data:`REBUILD_STEP_MACS` multiply-adds. The
-    forward then writes only the carries: LSTM keeps ``h`` and ``c`` a step, not seven values,
-    GRU ``h``, not five. Measured side by side on a 2-core AMD EPYC with AVX-512, train step,
-    against saving them, both in chunks: at ``N = 16, H = 128`` (LSTM's step: 2^20
-    multiply-adds) LSTM took 1.05-1.07x the time and GRU 1.00-1.04x, the temporaries 2.4x the
-    ``h`` sequence, not 7.3x (LSTM), and 1.3x, not 5.3x (GRU). With larger steps the extra GEMM
-    shows: 1.52x for GRU at ``N = 32, H = 128``, 1.09-1.24x at ``N = 64, H = 256`` and
-    ``N = 256, H = 512``. Elman saves nothing to rebuild.
+    forward then keeps ``h`` alone a step, not five (GRU) or seven (LSTM) values, and LSTM's
+    ``c`` only at each chunk's edge. Measured side by side on a 2-core AMD EPYC with AVX-512,
+    train step, at ``N = 16, H = 128`` (LSTM's step: 2^20 multiply-adds): against saving the
+    values, both in chunks, LSTM took 1.05-1.07x the time and GRU 1.00-1.04x, the temporaries
+    2.4x the ``h`` sequence, not 7.3x (LSTM), and 1.3x, not 5.3x (GRU); keeping LSTM's ``c``
+    only at the edges then took 0.96-0.97x (``proj_size = 64``: 1.01-1.06x) and cut its
+    temporaries from 2.55x to 1.58x (2.02x to 1.04x). With larger steps the extra GEMM shows:
+    1.52x for GRU at ``N = 32, H = 128``, 1.09-1.24x at ``N = 64, H = 256`` and ``N = 256,
+    H = 512``. Elman saves nothing to rebuild.
     """
-    return cell.gates > 1 and batch_size * weights.w_hh_t.size <= REBUILD_STEP_MACS
+    step_macs = batch_size * weights.w_hh_t.size
+    return cell.rebuild is not None and step_macs <= REBUILD_STEP_MACS
 
 
-def _over_chunks(chunk, d_carry0, sequences, carries, carry0, reverse, k):
-    """Run ``chunk`` over the sequence ``k`` steps at a time, in the scan's direction.
+def _edge_slots(seq_len: int, k: int, reverse: bool) -> np.ndarray:
+    """Where each step's ``c`` goes in the forward's buffer of chunk edges (``"edges"`` mode).
 
-    Each chunk also gets its edge: the carry before its first step, in the scan's direction
-    (``carry0`` for the first). When ``k`` does not divide ``L``, the last ``L % k`` steps are
-    one more, shorter chunk.
+    Slots ``0 .. count-1`` are the edges of the ``count = L // k`` whole chunks and slot
+    ``count`` the tail chunk's, as :func:`_chunk_edges` gives them; every other step writes
+    slot ``count + 1``, never read. Slots no step writes keep ``c0``.
+
+    Returns ``(L,)`` int32.
+    """
+    t = np.arange(seq_len)
+    unread = seq_len // k + 1
+    if reverse:  # chunk j's edge is the step after it: t = (j + 1) k
+        return np.where((t % k == 0) & (t > 0), t // k - 1, unread).astype(np.int32)
+    return np.where((t + 1) % k == 0, (t + 1) // k, unread).astype(np.int32)
+
+
+def _chunk_edges(carries, carry0, k: int, reverse: bool):
+    """Each chunk's edge: the carry before its first step, in the scan's direction.
 
     Shapes:
-        ``sequences`` leaves ``(L, N, .)`` or ``None``; ``carries`` leaves ``(L, N, .)``.
-        Returns the final tangent carry and ``d_ys (L, N, P)``.
+        ``carries`` leaves ``(L, N, .)``; ``carry0`` leaves ``(N, .)``. Returns ``(edges,
+        tail_edge)``: leaves ``(L // k, N, .)`` for the whole chunks, ``(N, .)`` for the
+        shorter tail chunk when ``k`` does not divide ``L``.
     """
     seq_len = jax.tree.leaves(carries)[0].shape[0]
-    count, tail = divmod(seq_len, k)
+    count = seq_len // k
     split = count * k
     if reverse:  # the carry after each chunk's last step; carry0 after the sequence's end
         after = jax.tree.map(lambda s, c: jnp.concatenate([s[k::k], c[None]]), carries, carry0)
-        edges = jax.tree.map(lambda a: a[:count], after)  # (count, N, .)
-        tail_edge = carry0
-    else:  # the carry before each chunk's first step
-        edges = jax.tree.map(
-            lambda s, c: jnp.concatenate([c[None], s[k - 1 : split - 1 : k]]), carries, carry0
-        )
-        tail_edge = jax.tree.map(lambda s: s[split - 1], carries)
+        return jax.tree.map(lambda a: a[:count], after), carry0
+    edges = jax.tree.map(
+        lambda s, c: jnp.concatenate([c[None], s[k - 1 : split - 1 : k]]), carries, carry0
+    )
+    return edges, jax.tree.map(lambda s: s[split - 1], carries)
+
+
+def _over_chunks(chunk, d_carry0, sequences, edges, carry0, reverse, k):
+    """Run ``chunk`` over the sequence ``k`` steps at a time, in the scan's direction.
+
+    Each chunk also gets its edge (:func:`_chunk_edges`; ``carry0`` for the first). When ``k``
+    does not divide ``L``, the last ``L % k`` steps are one more, shorter chunk.
+
+    Shapes:
+        ``sequences`` leaves ``(L, N, .)`` or ``None``; ``edges``: ``(edges, tail_edge)``.
+        Returns the final tangent carry and ``d_ys (L, N, P)``.
+    """
+    seq_len = jax.tree.leaves(sequences)[0].shape[0]
+    count, tail = divmod(seq_len, k)
+    split = count * k
+    edges, tail_edge = edges
     head = jax.tree.map(lambda s: s[:split].reshape(count, k, *s.shape[1:]), sequences)
 
     if count == 1 and not tail:
