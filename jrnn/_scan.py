@@ -13,8 +13,8 @@ the weights, ``h_{t-1} @ dW_hh.T`` and ``m_t @ dW_hr.T``, are GEMMs over many st
 over the whole sequence, or, for a long one, over each of its chunks (a scan over chunks, each
 rematerialised, sized by :func:`_chunk_length`), so no whole-sequence ``h_{t-1}`` or
 pre-activation tangent ever exists. Where one step's GEMM is small, a chunked rule keeps only
-the carries in the forward and each chunk rebuilds its gate values with GEMMs over the chunk
-(:func:`_recompute`).
+``h`` in the forward (and LSTM's ``c`` at each chunk's edge), and each chunk rebuilds its gate
+values with GEMMs over the chunk (:func:`_recompute`).
 For reverse mode JAX transposes that scan: a backward scan carrying only the state's cotangent,
 and the weight and input gradients as GEMMs over the chunks, accumulated.
 """
