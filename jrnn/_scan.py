@@ -1,9 +1,10 @@
 """The time loop: one layer, one direction, any cell kind, and its derivative rule.
 
-This is the only place jrnn runs over time. The input projection ``x_t @ W_ih.T + b_ih`` is
-either hoisted by the caller into one GEMM over every step (the scan reads ``xp_t``) or done by
-the step itself (the weights carry ``W_ih``; the scan reads ``x_t``); the scan body is
-:func:`jrnn._cells.step`.
+This is the only place jrnn runs a cell's step over time (a rebuilt LSTM chunk reruns only its
+pointwise ``c_t = f_t c_{t-1} + i_t g_t``, in :func:`jrnn._cells._lstm_rebuild`). The input
+projection ``x_t @ W_ih.T + b_ih`` is either hoisted by the caller into one GEMM over every step
+(the scan reads ``xp_t``) or done by the step itself (the weights carry ``W_ih``; the scan reads
+``x_t``); the scan body is :func:`jrnn._cells.step`.
 
 Differentiation is a ``jax.custom_jvp`` rule, so forward mode (``jvp``, ``jacfwd``,
 ``linearize``) and reverse mode both work. The rule runs the scan once, keeping the carry
