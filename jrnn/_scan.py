@@ -263,9 +263,14 @@ CHUNKS = 16
 """Large steps, beyond it: about this many chunks."""
 
 
+def _step_macs(batch_size: int, weights: Recurrent) -> int:
+    """Multiply-adds of one step's recurrent GEMM, ``(N, P) @ (P, gates*H)``."""
+    return batch_size * weights.w_hh_t.size
+
+
 def _small_step(batch_size: int, weights: Recurrent) -> bool:
     """Whether one step's recurrent GEMM is small (:data:`SMALL_STEP_MACS`)."""
-    return batch_size * weights.w_hh_t.size <= SMALL_STEP_MACS
+    return _step_macs(batch_size, weights) <= SMALL_STEP_MACS
 
 
 def _chunk_length(seq_len: int, batch_size: int, weights: Recurrent) -> int:
@@ -312,8 +317,7 @@ def _recomputes(cell: CellSpec, weights: Recurrent, batch_size: int) -> bool:
     1.52x for GRU at ``N = 32, H = 128``, 1.09-1.24x at ``N = 64, H = 256`` and ``N = 256,
     H = 512``. Elman saves nothing to rebuild.
     """
-    step_macs = batch_size * weights.w_hh_t.size
-    return cell.rebuild is not None and step_macs <= REBUILD_STEP_MACS
+    return cell.rebuild is not None and _step_macs(batch_size, weights) <= REBUILD_STEP_MACS
 
 
 def _edge_slots(seq_len: int, k: int, reverse: bool) -> np.ndarray:

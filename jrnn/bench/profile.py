@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from . import contenders
-from .cases import KINDS, QUICK_SHAPES, SHAPES
+from .cases import KINDS, QUICK_SHAPES, SHAPES, Case, direction_label
 
 ALL_SHAPES = {**SHAPES, **QUICK_SHAPES}
 OP_NAME = re.compile(r"^\s*(?:ROOT )?%([\w.\-]+) = (\S+) .*?op_name=\"([^\"]+)\"")
@@ -30,9 +30,9 @@ def train_step(kind: str, shape, bidirectional: bool):
 
     One compiled program serves both the timing and the HLO, so the kernel names match.
     """
-    case_kind = KINDS[kind]
-    proj = {"proj_size": shape.H // 2} if case_kind.projected else {}
-    params = contenders.JRNN_INIT[case_kind.cell](
+    case = Case(KINDS[kind], shape, bidirectional)
+    proj = {"proj_size": case.proj_size} if case.proj_size else {}
+    params = contenders.JRNN_INIT[case.kind.cell](
         jax.random.key(0),
         shape.H_in,
         shape.H,
@@ -41,7 +41,7 @@ def train_step(kind: str, shape, bidirectional: bool):
         **proj,
     )
     x = jax.random.normal(jax.random.key(1), (shape.L, shape.N, shape.H_in), jnp.float32)
-    step = contenders.train_step(contenders.JRNN[case_kind.cell])
+    step = contenders.train_step(contenders.JRNN[case.kind.cell])
     return jax.jit(step).lower(params, x).compile(), (params, x)
 
 
@@ -83,9 +83,9 @@ def report(kind: str, shape_name: str, bidirectional: bool, calls: int, top: int
     step, args = train_step(kind, shape, bidirectional)
     times = kernel_times(step, args, calls)
     ops = kernel_ops(step)
-    direction = "bidirectional" if bidirectional else "unidirectional"
+    case = f"{kind} {direction_label(bidirectional)} {shape_name} {tuple(shape)}"
     lines = [
-        f"{kind} {direction} {shape_name} {tuple(shape)}: train step, {calls} profiled calls",
+        f"{case}: train step, {calls} profiled calls",
         f"{'ms/call':>9} {'runs':>6} {'us/run':>8}  kernel: result, op_name",
     ]
     ranked = sorted(times.items(), key=lambda item: -item[1][0])[:top]
