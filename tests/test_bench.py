@@ -17,7 +17,17 @@ import jax
 import numpy as np
 import pytest
 
-from jrnn.bench import cli, contenders, floor_report, gpu, profile, report, scan_rnn, xla_flags
+from jrnn.bench import (
+    cli,
+    contenders,
+    floor_report,
+    gpu,
+    profile,
+    report,
+    scan_rnn,
+    timing,
+    xla_flags,
+)
 from jrnn.bench.cases import KINDS, Case, Shape
 from jrnn.bench.measure import ParityError, bench_case
 
@@ -220,6 +230,17 @@ def test_the_gpu_plan_runs_small_shapes_first_and_reports_what_the_budget_left_o
 def _child(seconds, worst):
     times = {"rnn S1 fwd": {"median_s": seconds, "compile_s": 1.0}}
     return {"times": times, "parity": {"rnn S1": {"abs": worst, "rel": worst / 2}}}
+
+
+def test_each_timed_sample_starts_with_one_untimed_call_and_the_order_rotates():
+    log = []
+    calls = {name: (lambda name=name: log.append(name)) for name in ("torch", "jrnn", "flax")}
+    times = timing.paired_rounds(calls, rounds=2, inner=3)
+    assert {name: len(samples) for name, samples in times.items()} == dict.fromkeys(calls, 2)
+    assert (
+        log
+        == ["torch"] * 4 + ["jrnn"] * 4 + ["flax"] * 4 + ["jrnn"] * 4 + ["flax"] * 4 + ["torch"] * 4
+    )
 
 
 def test_xla_flags_pair_each_setting_with_the_baseline_of_its_round():
