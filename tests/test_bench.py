@@ -279,9 +279,16 @@ def test_the_profile_lists_the_scans_and_their_gemms_within_the_step_time():
     assert 0 < sum(times[name][0] for name in loops) < 3 * wall  # profiling slows a call
     in_loop_gemms = [n for n, (_, op) in ops.items() if "while/body" in op and "dot_general" in op]
     assert any(times.get(name, (0, 0))[1] == 16 for name in in_loop_gemms)  # one per step, L=16
+    sums = profile.totals(times, ops)
+    for place in ("forward scan", "backward scan", "outside the scans"):  # the weight gradients
+        assert sums[place, "GEMM"] > 0
+    for place, loop in (("forward scan", "/jvp()/while"), ("backward scan", "transpose(")):
+        (whole,) = [times[n][0] for n in loops if loop in ops[n][1]]
+        assert sums[place, "GEMM"] + sums[place, "other"] <= whole  # the loop holds its kernels
     text = profile.report("gru", "Q1", False, calls=2, top=5)
     assert text.startswith("gru unidirectional Q1 (16, 4, 8, 16, 1)")
-    assert len(text.splitlines()) == 2 + 5
+    assert len(text.splitlines()) == 2 + 5 + 1 + len(profile.PLACES) + 1
+    assert text.splitlines()[-1].endswith("all kernels")
 
 
 def test_the_script_is_the_cli(monkeypatch):

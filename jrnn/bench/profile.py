@@ -4,7 +4,8 @@ The compiled ``value_and_grad`` of one case runs under ``jax.profiler`` for a nu
 every kernel XLA:CPU ran (a fusion, a GEMM, a copy, a while loop, which holds its body's
 kernels) is summed over the calls' worker threads and listed with what it computes, read from
 the optimized HLO's ``op_name`` (``jvp()/while`` is the forward scan,
-``transpose(jvp(...))/.../while`` the backward one).
+``transpose(jvp(...))/.../while`` the backward one). Below the list, the kernels' times summed
+by where they run and whether they are GEMMs: the GEMMs' sum is what only faster GEMMs could cut.
 
 Usage: ``python scripts/profile_step.py --kind lstm --shape S1`` (``--help`` for the rest).
 """
@@ -77,8 +78,43 @@ def kernel_ops(step) -> dict[str, tuple[str, str]]:
     }
 
 
+PLACES = ("forward scan", "backward scan", "outside the scans", "XLA's copies and fills")
+
+
+def place_and_work(op_name: str) -> tuple[str, str]:
+    """Where a kernel runs (:data:`PLACES`) and what it is: ``"GEMM"`` or ``"other"``.
+
+    Read from its ``op_name``: a scan's body is ``.../while/body/...``, the backward's under
+    ``transpose(...)``. XLA's own copies and fills carry none (``""``).
+    """
+    if not op_name:
+        return PLACES[3], "other"
+    place = PLACES[2]
+    if "while/body" in op_name:
+        place = PLACES[1] if "transpose(" in op_name else PLACES[0]
+    return place, "GEMM" if op_name.endswith("dot_general") else "other"
+
+
+def totals(times, ops) -> dict[tuple[str, str], float]:
+    """Seconds per call of every kernel, summed by :func:`place_and_work`.
+
+    A while loop's own entry holds its body's kernels, so it is left out, and so are the
+    profiler's events that are no kernel (``end: ...`` markers, thread-pool waits).
+    """
+    sums = collections.Counter()
+    for name, (seconds, _) in times.items():
+        result, op_name = ops.get(name, ("", ""))
+        if not result.startswith("(") and not name.startswith("end: ") and "::" not in name:
+            sums[place_and_work(op_name)] += seconds
+    return dict(sums)
+
+
 def report(kind: str, shape_name: str, bidirectional: bool, calls: int, top: int) -> str:
-    """The ``top`` kernels by time per call, one line each, under a heading naming the case."""
+    """The ``top`` kernels by time per call, one line each, under a heading naming the case.
+
+    Then the kernels' times summed by place and work (:func:`totals`): the GEMMs' share is the
+    part of the step that only faster GEMMs could shorten.
+    """
     shape = ALL_SHAPES[shape_name]
     step, args = train_step(kind, shape, bidirectional)
     times = kernel_times(step, args, calls)
@@ -94,6 +130,13 @@ def report(kind: str, shape_name: str, bidirectional: bool, calls: int, top: int
         result = "loop" if result.startswith("(") else result  # a while loop's tuple
         per_run = seconds / max(runs, 1) * 1e6
         lines.append(f"{seconds * 1e3:9.3f} {runs:6.0f} {per_run:8.2f}  {name}: {result} {op_name}")
+    sums = totals(times, ops)
+    lines.append(f"{'ms/call':>9} {'GEMM':>8} {'other':>8}  kernels summed by place")
+    for place in PLACES:
+        gemm, other = sums.get((place, "GEMM"), 0.0), sums.get((place, "other"), 0.0)
+        lines.append(f"{(gemm + other) * 1e3:9.3f} {gemm * 1e3:8.3f} {other * 1e3:8.3f}  {place}")
+    gemm = sum(seconds for (_, work), seconds in sums.items() if work == "GEMM")
+    lines.append(f"{sum(sums.values()) * 1e3:9.3f} {gemm * 1e3:8.3f} {'':8}  all kernels")
     return "\n".join(lines)
 
 
