@@ -177,7 +177,9 @@ def markdown(results: dict) -> str:
         f"JAX {m['jax']} ({m['jax_backend']}), torch {m['torch']}, flax {m['flax']}, "
         f"Python {m['python']}; {m['date']}.",
         f"float32, zero initial state; {results['rounds']} paired rounds per shape and mode, in "
-        "rotating order; every ratio is the median over rounds of a time over the reference's "
+        "rotating order, each sample after one untimed call of its own (so that no contender "
+        "pays for the threads of the one before it); every ratio is the median over rounds of "
+        "a time over the reference's "
         "time in the same round (lower is faster); shape = L, N, H_in, H, layers. "
         "fwd: `output, state = f(x)`; train: one `value_and_grad` of the sum of output and every "
         "final state, with respect to the params and x.",
