@@ -100,26 +100,35 @@ def test_every_contender_matches_torch_bidirectional(kind):
 
 
 def test_the_train_goal_is_set_against_the_floor():
-    def timed(jrnn_s, flax_s):
+    def timed(jrnn_s, flax_s, torch_s=None):
         jrnn = {"median_s": jrnn_s, "ratio_to_flax": jrnn_s / flax_s}
-        return {"jrnn": jrnn, "flax": {"median_s": flax_s}}
+        torch = {} if torch_s is None else {"torch": {"median_s": torch_s}}
+        return {"jrnn": jrnn, "flax": {"median_s": flax_s}, **torch}
 
     shape = {"L": 5, "N": 2, "H_in": 3, "H": 4, "layers": 1}
     floors = {"fwd_floor_s": 0.5, "train_floor_estimate_s": 5.0}
     run = {
         "contenders": ["jrnn", "flax"],
         "shapes": {
-            s: {"shape": shape, "fwd": timed(1.0, 2.0), "train": timed(3.0, flax_train)}
-            for s, flax_train in (("slow", 10.0), ("fast", 4.0))
+            s: {"shape": shape, "fwd": timed(1.0, 2.0), "train": timed(3.0, flax_train, torch)}
+            for s, flax_train, torch in (("slow", 10.0, 6.0), ("fast", 4.0, 4.0))
         },
         "roofline": {"slow": floors, "fast": floors},
     }
     rows = floor_report.target_rows(run)
     # jrnn fwd / flax = 1/2, flax fwd / floor = 2/0.5, jrnn train / flax = 3/10; the goal,
     # 0.70 x 10 s = 7 s, is above the 5 s floor; 0.70 x 4 s = 2.8 s is below it (0.56 of it).
+    # Flax's forward steps beyond its floor, 2 - 0.5 s, raise the bound to 6.5 s; torch's 6 s
+    # step is above the train floor, a 4 s one below it.
     expected = ["slow 5, 2, 3, 4, 1", "0.50", "4.00", "0.30", "7e+03 ms", "5e+03 ms", "above"]
+    expected += ["6.5e+03 ms", "above", "6e+03 ms", "above"]
     assert rows[0] == expected
-    assert rows[1][4:] == ["2.8e+03 ms", "5e+03 ms", "below (0.56)"]
+    assert rows[1][4:] == ["2.8e+03 ms", "5e+03 ms", "below (0.56)"] + [
+        "6.5e+03 ms",
+        "below (0.43)",
+        "4e+03 ms",
+        "below (0.80)",
+    ]
 
 
 def test_a_jrnn_variant_is_jrnn_of_the_kind_with_its_options():

@@ -19,13 +19,18 @@ TRAIN_TARGET = 0.70
 """The train-step goal, as a fraction of flax's time."""
 TARGETS_HEADER = ["shape", "jrnn fwd / flax", "flax fwd / floor", "jrnn train / flax"]
 TARGETS_HEADER += [f"{TRAIN_TARGET:.2f} x flax train", "train floor (est.)", "goal vs floor"]
+TARGETS_HEADER += ["floor + fwd steps", "goal vs that", "torch train", "torch vs floor"]
 TARGETS_TEXT = (
     "Whether the goals can be met with XLA's GEMMs. Forward: at most flax's time; where flax's "
     "forward is itself near the floor, only a tie is possible. Train: at most "
     f"{TRAIN_TARGET:.2f} x flax's time; where that is below the train floor, the GEMMs the step "
     "must do take longer than the goal on their own, at XLA's speed on this machine "
     "(the floor counts no gate math, so it is a lower bound only as far as those GEMMs cannot "
-    "run faster in another shape)."
+    "run faster in another shape). Fwd steps: flax's forward time beyond the forward floor, the "
+    "gate math and loop of its steps; XLA compiles jrnn's forward to the same loop, and every "
+    "train step runs it too, so the floor plus it is a tighter bound. Torch: the other train "
+    "goal is torch's time; where it is below the train floor, XLA's GEMMs alone take longer "
+    "than torch's whole step."
 )
 
 
@@ -71,8 +76,10 @@ def target_rows(run: dict) -> list[list[str]]:
     """The targets table's rows, one per shape.
 
     Each: jrnn's forward over flax's, flax's forward over the floor, jrnn's train step over
-    flax's, the train goal (``TRAIN_TARGET`` x flax's time), the train floor, and whether the
-    goal is ``"above"`` the floor or ``"below (goal / floor)"``.
+    flax's, the train goal (``TRAIN_TARGET`` x flax's time), the train floor, whether the goal
+    is ``"above"`` the floor or ``"below (goal / floor)"``; then the floor plus flax's forward
+    steps beyond the forward floor and the goal against that; torch's train time (``"-"`` when
+    torch did not run) and whether it is above the floor or below it (``torch / floor``).
     """
     rows = []
     for name, roof in run["roofline"].items():
@@ -80,6 +87,8 @@ def target_rows(run: dict) -> list[list[str]]:
         fwd, train = timed["fwd"], timed["train"]
         goal = TRAIN_TARGET * train["flax"]["median_s"]
         floor = roof["train_floor_estimate_s"]
+        with_steps = floor + max(0.0, fwd["flax"]["median_s"] - roof["fwd_floor_s"])
+        torch_s = train.get("torch", {}).get("median_s")
         rows.append(
             [
                 label(name, timed["shape"]),
@@ -88,7 +97,16 @@ def target_rows(run: dict) -> list[list[str]]:
                 f"{train['jrnn']['ratio_to_flax']:.2f}",
                 ms(goal),
                 ms(floor),
-                "above" if goal >= floor else f"below ({goal / floor:.2f})",
+                _above_or_below(goal, floor),
+                ms(with_steps),
+                _above_or_below(goal, with_steps),
+                "-" if torch_s is None else ms(torch_s),
+                "-" if torch_s is None else _above_or_below(torch_s, floor),
             ]
         )
     return rows
+
+
+def _above_or_below(time_s: float, bound_s: float) -> str:
+    """``"above"`` when ``time_s >= bound_s``, else ``"below (time / bound)"``."""
+    return "above" if time_s >= bound_s else f"below ({time_s / bound_s:.2f})"
