@@ -35,10 +35,13 @@ class CellSpec(NamedTuple):
         kind: ``"RNN"``, ``"LSTM"`` or ``"GRU"`` (torch's module name).
         gates: gate blocks stacked in the weights (1, 4, 3).
         paired: the carry is ``(h, c)`` (LSTM), else ``h``.
-        folds_bias: ``update`` reads only ``xp + hp``, so ``b_ih`` and ``b_hh`` may be summed.
+        summed_gates: how many leading gate blocks ``update`` reads only as ``xp + hp`` (every
+            block for Elman and LSTM; ``r`` and ``z`` for GRU).
         update: ``(xp, hp, carry) -> (new, saved)``: the pointwise equation. ``new`` is the
             next carry before any projection; ``saved`` what :attr:`tangent` needs.
-        tangent: ``(new, saved, prev, d_xp, d_hp, d_carry) -> d_new``, linear in the ``d_``.
+        tangent: ``(new, saved, prev, d_xp, d_hp, d_carry) -> d_new``, linear in the ``d_``;
+            it reads the summed blocks only as ``d_xp + d_hp``, so the engine may move part of
+            one into the other.
         rebuild: ``(xp, hp, h_prev, edge, mask, reverse) -> (new, saved, prev)``: ``update``
             over a chunk of ``k`` steps at once, from each step's ``h_{t-1}`` and the carry
             before the chunk (``edge``), for a backward that kept only ``h``; ``None`` where
@@ -49,10 +52,15 @@ class CellSpec(NamedTuple):
     kind: str
     gates: int
     paired: bool
-    folds_bias: bool
+    summed_gates: int
     update: Callable
     tangent: Callable
     rebuild: Callable | None = None
+
+    @property
+    def folds_bias(self) -> bool:
+        """``update`` reads only ``xp + hp``, so ``b_ih`` and ``b_hh`` may be summed."""
+        return self.summed_gates == self.gates
 
 
 class Recurrent(NamedTuple):
@@ -138,7 +146,7 @@ def _elman(nonlinearity):
             return _d_tanh(h_new, d_pre)
         return jnp.where(h_new > 0, d_pre, 0)  # relu: torch's gradient at 0 is 0
 
-    return CellSpec("RNN", 1, False, True, update, tangent)
+    return CellSpec("RNN", 1, False, 1, update, tangent)
 
 
 def _lstm_update(xp, hp, carry):
@@ -208,5 +216,5 @@ def _gru_rebuild(xp, hp, h_prev, edge, mask, reverse):
 
 
 ELMAN = {"tanh": _elman("tanh"), "relu": _elman("relu")}
-LSTM = CellSpec("LSTM", 4, True, True, _lstm_update, _lstm_tangent, _lstm_rebuild)
-GRU = CellSpec("GRU", 3, False, False, _gru_update, _gru_tangent, _gru_rebuild)
+LSTM = CellSpec("LSTM", 4, True, 4, _lstm_update, _lstm_tangent, _lstm_rebuild)
+GRU = CellSpec("GRU", 3, False, 2, _gru_update, _gru_tangent, _gru_rebuild)

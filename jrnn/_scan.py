@@ -186,11 +186,7 @@ def _tangent_chunk(cell, reverse, unroll, precision, weights, d_weights, d_carry
         d_xp = d_xp + _times_transposed(xp, d_weights.w_ih_t.T, precision)
         if weights.b_ih is not None:
             d_xp = add_bias(d_xp, d_weights.b_ih)
-    d_hp = _times_transposed(hidden(cell, prev), d_weights.w_hh_t.T, precision)  # (k, N, gH)
-    if weights.b_hh is not None:
-        d_hp = add_bias(d_hp, d_weights.b_hh)
-    if cell.folds_bias:  # update reads xp + hp only: one sequence to carry, not two
-        d_xp, d_hp = d_xp + d_hp, None
+    d_xp, d_hp = _with_hp_tangent(cell, d_xp, hidden(cell, prev), d_weights, precision)
     d_h_proj = None
     if weights.w_hr_t is not None:
         d_h_proj = _times_transposed(m, d_weights.w_hr_t.T, precision)  # (k, N, P)
@@ -200,7 +196,9 @@ def _tangent_chunk(cell, reverse, unroll, precision, weights, d_weights, d_carry
     def body(d_carry, inputs):
         new_t, saved_t, prev_t, d_xp_t, d_hp_t, d_h_proj_t, valid_t = inputs
         d_rec = _times_transposed(hidden(cell, d_carry), w_hh, precision)  # (N, gates*H)
-        d_rec = d_rec if d_hp_t is None else d_rec + d_hp_t
+        if d_hp_t is not None:  # the blocks not summed into d_xp (GRU's n)
+            summed, rest = jnp.split(d_rec, [d_rec.shape[-1] - d_hp_t.shape[-1]], axis=-1)
+            d_rec = jnp.concatenate([summed, rest + d_hp_t], axis=-1)
         d_new = cell.tangent(new_t, saved_t, prev_t, d_xp_t, d_rec, d_carry)
         if w_hr is not None:
             d_m, d_c = d_new
@@ -212,6 +210,33 @@ def _tangent_chunk(cell, reverse, unroll, precision, weights, d_weights, d_carry
 
     inputs = (carries, saved, prev, d_xp, d_hp, d_h_proj, mask)
     return lax.scan(body, d_carry, inputs, reverse=reverse, unroll=unroll)
+
+
+def _with_hp_tangent(cell, d_xp, h_prev, d_weights, precision):
+    """The weights' share of ``hp``'s tangent, ``h_{t-1} @ dW_hh.T + db_hh``, and where it goes.
+
+    For the gate blocks the update reads only as ``xp + hp`` (:attr:`CellSpec.summed_gates`)
+    it is added to ``d_xp``, so the tangent scan reads, and in reverse mode writes, one
+    sequence of those blocks, not two. The other blocks' share (GRU's ``n``) is a sequence of
+    its own, from a GEMM of its own: in reverse mode each weight gradient is then a GEMM
+    straight from a cotangent sequence the scan wrote, with no concatenated copy.
+
+    Shapes:
+        ``d_xp``: ``(k, N, gates*H)``; ``h_prev``: ``(k, N, P)``. Returns ``d_xp`` of the same
+        shape, and the other blocks' share ``(k, N, (gates - summed_gates) * H)`` or ``None``.
+    """
+    w, b = d_weights.w_hh_t.T, d_weights.b_hh  # (gates*H, P), (gates*H,) or None
+    split = [] if cell.folds_bias else [cell.summed_gates * w.shape[0] // cell.gates]
+    w_parts = jnp.split(w, split)
+    b_parts = [None] * len(w_parts) if b is None else jnp.split(b, split)
+    d_hp = []
+    for w_part, b_part in zip(w_parts, b_parts, strict=True):
+        d = _times_transposed(h_prev, w_part, precision)  # (k, N, part)
+        d_hp.append(d if b_part is None else add_bias(d, b_part))
+    if cell.folds_bias:
+        return d_xp + d_hp[0], None
+    summed, rest = jnp.split(d_xp, split, axis=-1)
+    return jnp.concatenate([summed + d_hp[0], rest], axis=-1), d_hp[1]
 
 
 def _shifted(seq, edge, reverse):
