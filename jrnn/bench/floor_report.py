@@ -19,7 +19,7 @@ TRAIN_TARGET = 0.70
 """The train-step goal, as a fraction of flax's time."""
 TARGETS_HEADER = ["shape", "jrnn fwd / flax", "flax fwd / floor", "jrnn train / flax"]
 TARGETS_HEADER += [f"{TRAIN_TARGET:.2f} x flax train", "train floor (est.)", "goal vs floor"]
-TARGETS_HEADER += ["floor + fwd steps", "goal vs that", "torch train", "torch vs floor"]
+TARGETS_HEADER += ["floor + fwd steps", "goal vs that", "torch train", "torch vs that"]
 TARGETS_TEXT = (
     "Whether the goals can be met with XLA's GEMMs. Forward: at most flax's time; where flax's "
     "forward is itself near the floor, only a tie is possible. Train: at most "
@@ -29,8 +29,8 @@ TARGETS_TEXT = (
     "run faster in another shape). Fwd steps: flax's forward time beyond the forward floor, the "
     "gate math and loop of its steps; XLA compiles jrnn's forward to the same loop, and every "
     "train step runs it too, so the floor plus it is a tighter bound. Torch: the other train "
-    "goal is torch's time; where it is below the train floor, XLA's GEMMs alone take longer "
-    "than torch's whole step."
+    "goal is torch's time; where it is below that bound, XLA's GEMMs and the forward's steps "
+    "alone take longer than torch's whole step."
 )
 
 
@@ -79,7 +79,7 @@ def target_rows(run: dict) -> list[list[str]]:
     flax's, the train goal (``TRAIN_TARGET`` x flax's time), the train floor, whether the goal
     is ``"above"`` the floor or ``"below (goal / floor)"``; then the floor plus flax's forward
     steps beyond the forward floor and the goal against that; torch's train time (``"-"`` when
-    torch did not run) and whether it is above the floor or below it (``torch / floor``).
+    torch did not run) and whether it is above that bound or below it (``torch / bound``).
     """
     rows = []
     for name, roof in run["roofline"].items():
@@ -101,7 +101,7 @@ def target_rows(run: dict) -> list[list[str]]:
                 ms(with_steps),
                 _above_or_below(goal, with_steps),
                 "-" if torch_s is None else ms(torch_s),
-                "-" if torch_s is None else _above_or_below(torch_s, floor),
+                "-" if torch_s is None else _above_or_below(torch_s, with_steps),
             ]
         )
     return rows
