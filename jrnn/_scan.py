@@ -345,24 +345,41 @@ def _recomputes(cell: CellSpec, weights: Recurrent, batch_size: int) -> bool:
     return cell.rebuild is not None and _step_macs(batch_size, weights) <= REBUILD_STEP_MACS
 
 
+def _edge_steps(seq_len: int, k: int, reverse: bool) -> np.ndarray:
+    """The step whose carry is each chunk's edge: the carry before its first step.
+
+    Entries ``0 .. count-1`` are the ``count = L // k`` whole chunks', entry ``count`` the
+    shorter tail chunk's (unused when ``k`` divides ``L``); ``-1`` stands for ``carry0``.
+    Forward, chunk ``j`` starts after step ``j k - 1``; in reverse it starts after step
+    ``(j + 1) k``, or at the sequence's end, as the tail chunk does.
+
+    Returns ``(count + 1,)`` int32.
+    """
+    j = np.arange(seq_len // k + 1)
+    if reverse:
+        steps = np.where((j + 1) * k < seq_len, (j + 1) * k, -1)
+    else:
+        steps = j * k - 1
+    return steps.astype(np.int32)
+
+
 def _edge_slots(seq_len: int, k: int, reverse: bool) -> np.ndarray:
     """Where each step's ``c`` goes in the forward's buffer of chunk edges (``"edges"`` mode).
 
-    Slots ``0 .. count-1`` are the edges of the ``count = L // k`` whole chunks and slot
-    ``count`` the tail chunk's, as :func:`_chunk_edges` gives them; every other step writes
-    slot ``count + 1``, never read. Slots no step writes keep ``c0``.
+    A step that is an edge (:func:`_edge_steps`) writes that edge's slot; every other step
+    writes slot ``count + 1``, never read. Slots no step writes keep ``c0``.
 
     Returns ``(L,)`` int32.
     """
-    t = np.arange(seq_len)
-    unread = seq_len // k + 1
-    if reverse:  # chunk j's edge is the step after it: t = (j + 1) k
-        return np.where((t % k == 0) & (t > 0), t // k - 1, unread).astype(np.int32)
-    return np.where((t + 1) % k == 0, (t + 1) // k, unread).astype(np.int32)
+    steps = _edge_steps(seq_len, k, reverse)
+    slots = np.full(seq_len, len(steps), np.int32)
+    is_step = steps >= 0
+    slots[steps[is_step]] = np.flatnonzero(is_step)
+    return slots
 
 
 def _chunk_edges(carries, carry0, k: int, reverse: bool):
-    """Each chunk's edge: the carry before its first step, in the scan's direction.
+    """Each chunk's edge (:func:`_edge_steps`), gathered from the carries or ``carry0``.
 
     Shapes:
         ``carries`` leaves ``(L, N, .)``; ``carry0`` leaves ``(N, .)``. Returns ``(edges,
@@ -370,15 +387,13 @@ def _chunk_edges(carries, carry0, k: int, reverse: bool):
         shorter tail chunk when ``k`` does not divide ``L``.
     """
     seq_len = jax.tree.leaves(carries)[0].shape[0]
-    count = seq_len // k
-    split = count * k
-    if reverse:  # the carry after each chunk's last step; carry0 after the sequence's end
-        after = jax.tree.map(lambda s, c: jnp.concatenate([s[k::k], c[None]]), carries, carry0)
-        return jax.tree.map(lambda a: a[:count], after), carry0
-    edges = jax.tree.map(
-        lambda s, c: jnp.concatenate([c[None], s[k - 1 : split - 1 : k]]), carries, carry0
+    steps = _edge_steps(seq_len, k, reverse)
+    is_carry0 = (steps < 0)[:, None, None]
+    gathered = jax.tree.map(
+        lambda s, c: jnp.where(is_carry0, c[None], s[np.maximum(steps, 0)]), carries, carry0
     )
-    return edges, jax.tree.map(lambda s: s[split - 1], carries)
+    count = seq_len // k
+    return jax.tree.map(lambda g: g[:count], gathered), jax.tree.map(lambda g: g[count], gathered)
 
 
 def _over_chunks(chunk, d_carry0, sequences, edges, carry0, reverse, k):
