@@ -14,10 +14,12 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jrnn.bench import (
+    backward_loop,
     cli,
     contenders,
     floor_report,
@@ -106,7 +108,7 @@ def test_the_train_goal_is_set_against_the_floor():
         return {"jrnn": jrnn, "flax": {"median_s": flax_s}, **torch}
 
     shape = {"L": 5, "N": 2, "H_in": 3, "H": 4, "layers": 1}
-    floors = {"fwd_floor_s": 0.5, "train_floor_estimate_s": 5.0}
+    floors = {"fwd_floor_s": 0.5, "train_floor_estimate_s": 5.0, "bwd_steps_s": 0.25}
     run = {
         "contenders": ["jrnn", "flax"],
         "shapes": {
@@ -118,17 +120,81 @@ def test_the_train_goal_is_set_against_the_floor():
     rows = floor_report.target_rows(run)
     # jrnn fwd / flax = 1/2, flax fwd / floor = 2/0.5, jrnn train / flax = 3/10; the goal,
     # 0.70 x 10 s = 7 s, is above the 5 s floor; 0.70 x 4 s = 2.8 s is below it (0.56 of it).
-    # Flax's forward steps beyond its floor, 2 - 0.5 s, raise the bound to 6.5 s; a 7 s torch
-    # step is above it, a 4 s one below it.
+    # Flax's forward steps beyond its floor, 2 - 0.5 s, and the backward loop's 0.25 s raise
+    # the bound to 6.75 s; a 7 s torch step is above it, a 4 s one below it.
     expected = ["slow 5, 2, 3, 4, 1", "0.50", "4.00", "0.30", "7e+03 ms", "5e+03 ms", "above"]
-    expected += ["6.5e+03 ms", "above", "7e+03 ms", "above"]
+    expected += ["1.5e+03 ms", "250 ms", "6.75e+03 ms", "above", "7e+03 ms", "above"]
     assert rows[0] == expected
-    assert rows[1][4:] == ["2.8e+03 ms", "5e+03 ms", "below (0.56)"] + [
-        "6.5e+03 ms",
-        "below (0.43)",
+    assert rows[1][4:] == ["2.8e+03 ms", "5e+03 ms", "below (0.56)", "1.5e+03 ms", "250 ms"] + [
+        "6.75e+03 ms",
+        "below (0.41)",
         "4e+03 ms",
-        "below (0.62)",
+        "below (0.59)",
     ]
+
+
+def _saved_by_a_plain_loop(cell, w, xp, carry):
+    """What the backward loop reads, from the textbook steps over ``xp`` (``W_ih`` = I)."""
+    step = scan_rnn.TEXTBOOK[cell].step
+    saved = []
+    for xp_t in xp:
+        new = step(w, carry, xp_t)
+        hp = carry[0] @ w["w_hh_t"] + w["b_hh"]
+        if cell == "rnn":
+            saved.append((new[0],))
+        elif cell == "lstm":
+            i, f, g, o = jnp.split(xp_t + hp, 4, axis=-1)
+            gates = jnp.concatenate([jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g)], axis=-1)
+            saved.append((jnp.concatenate([gates, jax.nn.sigmoid(o)], axis=-1), new[1], carry[1]))
+        else:
+            (r_x, z_x, n_x), (r_h, z_h, n_h) = jnp.split(xp_t, 3, -1), jnp.split(hp, 3, -1)
+            r, z = jax.nn.sigmoid(r_x + r_h), jax.nn.sigmoid(z_x + z_h)
+            saved.append((jnp.concatenate([r, z, jnp.tanh(n_x + r * n_h)], -1), n_h, carry[0]))
+        carry = new
+    return tuple(jnp.stack(values) for values in zip(*saved, strict=True))
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "lstm_proj", "gru"])
+def test_the_backward_loop_gives_autodiffs_gradients(name):
+    """Of the textbook forward over pre-activations: d xp, d b_hh and the initial carry's."""
+    kind = KINDS[name]
+    L, N, H = 5, 2, 4
+    P, GH = (H // 2 if kind.projected else H), kind.gates * H
+    rng = np.random.default_rng(0)
+
+    def normal(*dims):
+        return jnp.asarray(rng.standard_normal(dims), jnp.float32)
+
+    w = {"w_ih_t": jnp.eye(GH, dtype=jnp.float32), "b_ih": jnp.zeros((1, GH), jnp.float32)}
+    w["w_hh_t"] = normal(P, GH)
+    w["b_hh"] = normal(1, GH)
+    if kind.projected:
+        w["w_hr_t"] = normal(H, P)
+    xp, d_ys = normal(L, N, GH), normal(L, N, P)
+    carry0 = (normal(N, P), normal(N, H)) if kind.cell == "lstm" else (normal(N, P),)
+    step = scan_rnn.TEXTBOOK[kind.cell].step
+
+    def weighted_outputs(xp, b_hh, carry):
+        hs = []
+        for xp_t in xp:
+            carry = step({**w, "b_hh": b_hh}, carry, xp_t)
+            hs.append(carry[0])
+        return jnp.sum(jnp.stack(hs) * d_ys)
+
+    d_xp, d_b_hh, d_carry0 = jax.grad(weighted_outputs, (0, 1, 2))(xp, w["b_hh"], carry0)
+    loop_w = {"w_hh": w["w_hh_t"].T}
+    if kind.projected:
+        loop_w["w_hr"] = w["w_hr_t"].T
+    saved = _saved_by_a_plain_loop(kind.cell, w, xp, carry0)
+    d_carry, written = backward_loop.backward_loop(loop_w, saved, d_ys, cell=kind.cell)
+    d_pre, d_hp = written, written
+    if kind.cell == "gru":
+        d_pre, d_hn = written
+        d_hp = jnp.concatenate([d_pre[..., : 2 * H], d_hn], axis=-1)
+    np.testing.assert_allclose(d_pre, d_xp, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(d_hp.sum((0, 1))[None], d_b_hh, rtol=1e-5, atol=1e-5)
+    for got, want in zip(d_carry, d_carry0, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 def test_a_jrnn_variant_is_jrnn_of_the_kind_with_its_options():

@@ -19,7 +19,8 @@ TRAIN_TARGET = 0.70
 """The train-step goal, as a fraction of flax's time."""
 TARGETS_HEADER = ["shape", "jrnn fwd / flax", "flax fwd / floor", "jrnn train / flax"]
 TARGETS_HEADER += [f"{TRAIN_TARGET:.2f} x flax train", "train floor (est.)", "goal vs floor"]
-TARGETS_HEADER += ["floor + fwd steps", "goal vs that", "torch train", "torch vs that"]
+TARGETS_HEADER += ["fwd steps", "bwd steps", "floor + steps", "goal vs that"]
+TARGETS_HEADER += ["torch train", "torch vs that"]
 TARGETS_TEXT = (
     "Whether the goals can be met with XLA's GEMMs. Forward: at most flax's time; where flax's "
     "forward is itself near the floor, only a tie is possible. Train: at most "
@@ -28,9 +29,13 @@ TARGETS_TEXT = (
     "(the floor counts no gate math, so it is a lower bound only as far as those GEMMs cannot "
     "run faster in another shape). Fwd steps: flax's forward time beyond the forward floor, the "
     "gate math and loop of its steps; XLA compiles jrnn's forward to the same loop, and every "
-    "train step runs it too, so the floor plus it is a tighter bound. Torch: the other train "
-    "goal is torch's time; where it is below that bound, XLA's GEMMs and the forward's steps "
-    "alone take longer than torch's whole step."
+    "train step runs it too. Bwd steps: the textbook backward loop (saved gate values and d y "
+    "in, d pre-activations out, d h through W_hh), timed alone, beyond its sequential GEMMs; "
+    "every train step's backward scan does at least that much. The floor plus both steps is a "
+    "tighter bound: the forward as flax runs it, the textbook backward loop, and the backward's "
+    "GEMMs over the whole sequence (d W_ih, d x, d W_hh). Torch: the other train goal is "
+    "torch's time; where it is below that bound, XLA's GEMMs and the loops' steps alone take "
+    "longer than torch's whole step."
 )
 
 
@@ -77,9 +82,10 @@ def target_rows(run: dict) -> list[list[str]]:
 
     Each: jrnn's forward over flax's, flax's forward over the floor, jrnn's train step over
     flax's, the train goal (``TRAIN_TARGET`` x flax's time), the train floor, whether the goal
-    is ``"above"`` the floor or ``"below (goal / floor)"``; then the floor plus flax's forward
-    steps beyond the forward floor and the goal against that; torch's train time (``"-"`` when
-    torch did not run) and whether it is above that bound or below it (``torch / bound``).
+    is ``"above"`` the floor or ``"below (goal / floor)"``; then flax's forward steps (its time
+    beyond the forward floor), the backward loop's steps (``bwd_steps_s``), the floor plus both
+    and the goal against that; torch's train time (``"-"`` when torch did not run) and whether
+    it is above that bound or below it (``torch / bound``).
     """
     rows = []
     for name, roof in run["roofline"].items():
@@ -87,7 +93,8 @@ def target_rows(run: dict) -> list[list[str]]:
         fwd, train = timed["fwd"], timed["train"]
         goal = TRAIN_TARGET * train["flax"]["median_s"]
         floor = roof["train_floor_estimate_s"]
-        with_steps = floor + max(0.0, fwd["flax"]["median_s"] - roof["fwd_floor_s"])
+        fwd_steps = max(0.0, fwd["flax"]["median_s"] - roof["fwd_floor_s"])
+        with_steps = floor + fwd_steps + roof["bwd_steps_s"]
         torch_s = train.get("torch", {}).get("median_s")
         rows.append(
             [
@@ -98,6 +105,8 @@ def target_rows(run: dict) -> list[list[str]]:
                 ms(goal),
                 ms(floor),
                 _above_or_below(goal, floor),
+                ms(fwd_steps),
+                ms(roof["bwd_steps_s"]),
                 ms(with_steps),
                 _above_or_below(goal, with_steps),
                 "-" if torch_s is None else ms(torch_s),

@@ -11,6 +11,10 @@ Forward floor: input GEMMs + sequential chains. Train floor (an estimate): 3 x t
 (forward, ``d W_ih``, ``d x``) + the ``d W_hh`` GEMM + 2 x the sequential chain (forward,
 ``d h``). Both summed over layers and times ``D``. Not counted: the element-wise gate math and,
 for a projected LSTM, the per-step ``(N, H) x (H, P)`` projection.
+
+Also timed: the kind's textbook backward loop (:mod:`.backward_loop`), one layer and
+direction. Its time beyond the sequential chains, over every layer and direction, is
+``bwd_steps_s``: the backward's gate math and loop.
 """
 
 import functools
@@ -21,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from . import backward_loop
 from .cases import Case
 from .timing import calibrate, jax_call, paired_rounds
 
@@ -65,6 +70,10 @@ def bench_roofline(case: Case, *, rounds, min_sample_s, seed) -> dict:
         calls[f"recurrent_l{k}"] = jax_call(chain, h0, w_hh)
         flops[f"input_gemm_l{k}"] = 2 * rows * fan_in * gates_H
         flops[f"hh_gemm_l{k}"] = flops[f"recurrent_l{k}"] = 2 * rows * P * gates_H
+    loop = jax.jit(functools.partial(backward_loop.backward_loop, cell=case.kind.cell))
+    loop_inputs = backward_loop.random_inputs(rng, case.kind.cell, shape, P, case.kind.gates)
+    calls["backward_loop"] = jax_call(loop, *loop_inputs)
+    flops["backward_loop"] = 2 * rows * P * gates_H
     times = paired_rounds(calls, rounds, calibrate(calls, min_sample_s))
     report = {
         name: {"median_s": statistics.median(t), "gflops": flops[name] / statistics.median(t) / 1e9}
@@ -76,4 +85,6 @@ def bench_roofline(case: Case, *, rounds, min_sample_s, seed) -> dict:
     report["directions"] = D
     report["fwd_floor_s"] = D * (inputs + recurrent)
     report["train_floor_estimate_s"] = D * (3 * inputs + hh + 2 * recurrent)
+    loops = shape.layers * report["backward_loop"]["median_s"]
+    report["bwd_steps_s"] = D * max(0.0, loops - recurrent)
     return report
