@@ -144,12 +144,12 @@ def _saved_by_a_plain_loop(cell, w, xp, carry):
             saved.append((new[0],))
         elif cell == "lstm":
             i, f, g, o = jnp.split(xp_t + hp, 4, axis=-1)
-            gates = jnp.concatenate([jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g)], axis=-1)
-            saved.append((jnp.concatenate([gates, jax.nn.sigmoid(o)], axis=-1), new[1], carry[1]))
+            gates = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)
+            saved.append((*gates, jnp.tanh(new[1]), carry[1]))
         else:
             (r_x, z_x, n_x), (r_h, z_h, n_h) = jnp.split(xp_t, 3, -1), jnp.split(hp, 3, -1)
             r, z = jax.nn.sigmoid(r_x + r_h), jax.nn.sigmoid(z_x + z_h)
-            saved.append((jnp.concatenate([r, z, jnp.tanh(n_x + r * n_h)], -1), n_h, carry[0]))
+            saved.append((r, z, jnp.tanh(n_x + r * n_h), n_h, carry[0]))
         carry = new
     return tuple(jnp.stack(values) for values in zip(*saved, strict=True))
 

@@ -8,11 +8,15 @@ this loop alone; beyond its recurrent GEMMs, that is the backward's share of the
 loop, as XLA compiles it on the machine, in the bound the targets table sets.
 
 Weights are in torch's layout: ``w_hh (G*H, P)``, and ``w_hr (P, H)`` for a projected LSTM.
-What each kind saved, per step (activations, not pre-activations):
+What each kind saved, per step, each ``(N, H)`` (activations, not pre-activations):
 
-- Elman: ``h_t (N, H)``.
-- LSTM: the gates ``i, f, g, o`` side by side ``(N, 4H)``, ``c_t`` and ``c_{t-1}`` ``(N, H)``.
-- GRU: the gates ``r, z, n`` ``(N, 3H)``, ``h_{t-1} W_hn^T + b_hn`` and ``h_{t-1}`` ``(N, H)``.
+- Elman: ``h_t``.
+- LSTM: the gates ``i, f, g, o``, ``tanh(c_t)`` and ``c_{t-1}``.
+- GRU: the gates ``r, z, n``, ``h_{t-1} W_hn^T + b_hn`` and ``h_{t-1}``.
+
+Each value is a sequence of its own: XLA:CPU (2-core Intel Xeon with AMX) ran the LSTM loop
+at S1 in 13.7 ms with the gates saved side by side as one ``(L, N, 4H)`` sequence and split in
+the step, against 9.2 ms with one sequence per gate (its recurrent GEMMs alone: 5.5 ms).
 """
 
 from collections.abc import Callable
@@ -33,12 +37,10 @@ def _rnn_step(w, carry, saved_t, d_y_t):
 def _lstm_step(w, carry, saved_t, d_y_t):
     """Writes ``d pre (N, 4H)``, the gates in torch's order."""
     d_h, d_c = carry
-    gates, c, c_prev = saved_t
+    i, f, g, o, tanh_c, c_prev = saved_t
     d_m = d_y_t + d_h  # (N, P)
     if "w_hr" in w:
         d_m = d_m @ w["w_hr"]  # (N, H)
-    i, f, g, o = jnp.split(gates, 4, axis=-1)
-    tanh_c = jnp.tanh(c)
     d_c = d_c + d_m * o * (1 - tanh_c * tanh_c)
     d_pre = jnp.concatenate(
         [d_c * g * i * (1 - i), d_c * c_prev * f * (1 - f), d_c * i * (1 - g * g)]
@@ -51,9 +53,8 @@ def _lstm_step(w, carry, saved_t, d_y_t):
 def _gru_step(w, carry, saved_t, d_y_t):
     """Writes ``d pre (N, 3H)`` of ``x W_ih^T + b_ih`` and ``d (h W_hn^T + b_hn) (N, H)``."""
     (d_h,) = carry
-    gates, hn, h_prev = saved_t
+    r, z, n, hn, h_prev = saved_t
     d_h = d_y_t + d_h
-    r, z, n = jnp.split(gates, 3, axis=-1)
     d_n = d_h * (1 - z) * (1 - n * n)
     d_r = d_n * hn * r * (1 - r)
     d_z = d_h * (h_prev - n) * z * (1 - z)
@@ -63,22 +64,22 @@ def _gru_step(w, carry, saved_t, d_y_t):
 
 
 STEPS: dict[str, Callable] = {"rnn": _rnn_step, "lstm": _lstm_step, "gru": _gru_step}
-SAVED_WIDTHS = {"rnn": (1,), "lstm": (4, 1, 1), "gru": (3, 1, 1)}
-"""Widths of each kind's saved values, in units of ``H``."""
+SAVED = {"rnn": 1, "lstm": 6, "gru": 5}
+"""How many ``(N, H)`` values each kind saved per step."""
 
 
 def backward_loop(w: dict, saved: tuple, d_ys, *, cell: str):
     """Run the loop from ``t = L-1`` down to ``0``, starting from a zero ``d h`` (and ``d c``).
 
     Shapes:
-        ``saved``: as the module says, each with a leading ``L``; ``d_ys (L, N, P)``. Returns
+        ``saved``: as the module says, each ``(L, N, H)``; ``d_ys (L, N, P)``. Returns
         ``(carry, written)``: ``d h_0 (N, P)`` (and ``d c_0 (N, H)``), and what each step
         wrote, stacked over ``L``.
     """
     batch, P = d_ys.shape[1:]
     carry = (jnp.zeros((batch, P), d_ys.dtype),)
     if cell == "lstm":
-        carry += (jnp.zeros_like(saved[1][0]),)
+        carry += (jnp.zeros_like(saved[0][0]),)
 
     def step(carry, inputs):
         return STEPS[cell](w, carry, *inputs)
@@ -100,5 +101,5 @@ def random_inputs(rng: np.random.Generator, cell: str, shape, P: int, gates: int
     w = {"w_hh": jnp.asarray(rng.standard_normal((gates * H, P)) / np.sqrt(gates * H), jnp.float32)}
     if cell == "lstm" and P != H:
         w["w_hr"] = jnp.asarray(rng.standard_normal((P, H)) / np.sqrt(P), jnp.float32)
-    saved = tuple(uniform(L, N, width * H) for width in SAVED_WIDTHS[cell])
+    saved = tuple(uniform(L, N, H) for _ in range(SAVED[cell]))
     return w, saved, uniform(L, N, P)
