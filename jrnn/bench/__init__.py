@@ -14,7 +14,8 @@ Where things are:
 - ``flax_rnn`` and ``scan_rnn``: the flax contender with its parameter maps, and the textbook scan;
 - ``measure``: parity before timing, first call, memory analysis, the paired timings of one case;
 - ``timing``: paired rotating rounds, calibration, medians and per-round ratios;
-- ``roofline``: the GEMMs alone, the "XLA floor";
+- ``roofline``: the GEMMs alone, the "XLA floor"; ``backward_loop``: the textbook backward
+  loop it also times; ``floor_report``: the floor and targets tables;
 - ``report`` and ``plot``: bench.md, bench.json and bench.png;
 - ``device``: ``--device cpu|gpu`` and ``--tf32 off|on``: placement, TF32, parity tolerance;
 - ``cli``: ``main(**kwargs)`` and the argparse shim ``scripts/bench.py`` calls;

@@ -15,8 +15,9 @@ time divided by torch's (and jrnn's by flax's) in the same round.
 - train memory: XLA's memory analysis of the compiled train step, beside the size of the h
   sequence, ``L*N*H*4`` bytes per layer and direction; also for a long sequence (L=20000, N=16,
   H=128) that is compiled, not run (``--no-memory`` skips that one). torch's is not measured.
-- roofline (``--roofline``): the hoisted input GEMM alone and ``L`` sequential GEMMs alone (a
-  ``lax.scan`` of just the matmul), per layer and direction: the XLA floor of each shape.
+- roofline (``--roofline``): the hoisted input GEMM alone, ``L`` sequential GEMMs alone (a
+  ``lax.scan`` of just the matmul) and the backward's whole-sequence GEMMs alone, per layer and
+  direction: the XLA floor of each shape; and the textbook backward loop (``backward_loop``).
 
 On ``--device cpu`` (the default) torch and JAX run on the CPU. On ``--device gpu`` torch runs
 its cuDNN RNN/LSTM/GRU on ``cuda`` and JAX on its GPU backend, with ``--tf32 off`` (float32

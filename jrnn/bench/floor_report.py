@@ -5,15 +5,18 @@
 """
 
 from .markdown_table import label, ms, table
+from .roofline import BACKWARD_GEMMS
 
-ROOFLINE_HEADER = ["shape", "input GEMMs", "sequential GEMMs", "fwd floor", "jrnn fwd"]
-ROOFLINE_HEADER += ["fwd / floor", "train floor (est.)", "jrnn train", "train / floor"]
+ROOFLINE_HEADER = ["shape", "input GEMMs", "sequential GEMMs", "backward GEMMs", "fwd floor"]
+ROOFLINE_HEADER += ["jrnn fwd", "fwd / floor", "train floor (est.)", "jrnn train", "train / floor"]
 ROOFLINE_TEXT = (
-    "Per layer, one direction (GFLOP/s in brackets): the input GEMM (L*N, in) x (in, G*H) and L "
-    "sequential (N, P) x (P, G*H) in a lax.scan; G gate blocks, P = proj_size or H. Floors sum "
-    "the layers, times D directions. Fwd floor: input GEMMs + sequential chain. Train floor "
-    "(estimate): 3 x the input GEMMs (forward, d W_ih, d x) + one (L*N, P) x (P, G*H) (d W_hh) "
-    "+ 2 x the sequential chain (forward, d h). Gate math and the LSTM projection not counted."
+    "Per layer, one direction (GFLOP/s in brackets): the input GEMM (L*N, in) x (in, G*H); L "
+    "sequential (N, P) x (P, G*H) in a lax.scan; the backward's d x (L*N, G*H) x (G*H, in), "
+    "d W_ih (G*H, L*N) x (L*N, in) and d W_hh (G*H, L*N) x (L*N, P), their left operand "
+    "already transposed. G gate blocks, P = proj_size or H. Floors sum the layers, times D "
+    "directions. Fwd floor: input GEMMs + sequential chain. Train floor (estimate): input "
+    "GEMMs + backward GEMMs + 2 x the sequential chain (forward, d h). Gate math and the LSTM "
+    "projection not counted."
 )
 TRAIN_TARGET = 0.70
 """The train-step goal, as a fraction of flax's time."""
@@ -55,10 +58,10 @@ def _roofline_rows(run: dict) -> list[list[str]]:
         timed = run["shapes"][name]
         layers = range(timed["shape"]["layers"])
 
-        def gemms(gemm, roof=roof, layers=layers):
-            parts = [roof[f"{gemm}_l{k}"] for k in layers]
-            gflops = ", ".join(f"{p['gflops']:.3g}" for p in parts)
-            return f"{ms(sum(p['median_s'] for p in parts))} ({gflops})"
+        def gemms(*names, roof=roof, layers=layers):
+            parts = [[roof[f"{name}_l{k}"] for name in names] for k in layers]
+            gflops = ", ".join(f"{_gflops(part):.3g}" for part in parts)
+            return f"{ms(sum(_seconds(part) for part in parts))} ({gflops})"
 
         def versus(mode, floor, timed=timed):
             jrnn_s = timed[mode].get("jrnn", {}).get("median_s")
@@ -70,11 +73,21 @@ def _roofline_rows(run: dict) -> list[list[str]]:
                 label(name, timed["shape"]),
                 gemms("input_gemm"),
                 gemms("recurrent"),
+                gemms(*BACKWARD_GEMMS),
                 *versus("fwd", roof["fwd_floor_s"]),
                 *versus("train", roof["train_floor_estimate_s"]),
             ]
         )
     return rows
+
+
+def _seconds(gemms: list[dict]) -> float:
+    return sum(g["median_s"] for g in gemms)
+
+
+def _gflops(gemms: list[dict]) -> float:
+    """The GEMMs' rate together: their flops over their time."""
+    return sum(g["gflops"] * g["median_s"] for g in gemms) / _seconds(gemms)
 
 
 def target_rows(run: dict) -> list[list[str]]:

@@ -1,16 +1,20 @@
 """The "XLA floor" of a case: its GEMMs alone, timed in JAX.
 
 Per layer ``k`` (and each of its ``D`` directions, which have the same GEMMs), with ``G`` gate
-blocks, ``P`` the size of ``h`` and ``in_k = H_in`` (``k = 0``) or ``D*P``:
+blocks, ``P`` the size of ``h``, ``in_k = H_in`` (``k = 0``) or ``D*P`` and ``R = L*N`` rows:
 
-- the hoisted input GEMM ``(L*N, in_k) x (in_k, G*H)``;
-- the same-size ``(L*N, P) x (P, G*H)`` GEMM of the backward's ``d W_hh``;
-- ``L`` sequential ``(N, P) x (P, G*H)`` GEMMs, a ``lax.scan`` of just the matmul.
+- the forward's hoisted input GEMM ``(R, in_k) x (in_k, G*H)``;
+- ``L`` sequential ``(N, P) x (P, G*H)`` GEMMs, a ``lax.scan`` of just the matmul;
+- the backward's GEMMs over the whole sequence, in the forms they take: ``d x``,
+  ``(R, G*H) x (G*H, in_k)``, and the weight gradients ``d W_ih`` and ``d W_hh``, ``(G*H, R) x
+  (R, in_k)`` and ``(G*H, R) x (R, P)``, their left operand already transposed (the cheapest
+  layout: a ``(R, G*H)`` operand contracted over its rows took XLA:CPU 1.3-2x as long, as it
+  transposes it first; 2-core Intel Xeon, S1's LSTM sizes).
 
-Forward floor: input GEMMs + sequential chains. Train floor (an estimate): 3 x the input GEMMs
-(forward, ``d W_ih``, ``d x``) + the ``d W_hh`` GEMM + 2 x the sequential chain (forward,
-``d h``). Both summed over layers and times ``D``. Not counted: the element-wise gate math and,
-for a projected LSTM, the per-step ``(N, H) x (H, P)`` projection.
+Forward floor: input GEMMs + sequential chains. Train floor (an estimate): input GEMMs +
+backward GEMMs + 2 x the sequential chain (forward, ``d h``). Both summed over layers and
+times ``D``. Not counted: the element-wise gate math and, for a projected LSTM, the per-step
+``(N, H) x (H, P)`` projection.
 
 Also timed: the kind's textbook backward loop (:mod:`.backward_loop`), one layer and
 direction. Its time beyond the sequential chains, over every layer and direction, is
@@ -46,6 +50,10 @@ def _recurrent_weight(rng, P: int, gates_H: int):
     return jnp.asarray(w, jnp.float32)
 
 
+BACKWARD_GEMMS = ("d_x", "d_w_ih", "d_w_hh")
+"""The backward's GEMMs over the whole sequence, by their names in the report."""
+
+
 def _total(report: dict, gemm: str, layers: int) -> float:
     return sum(report[f"{gemm}_l{k}"]["median_s"] for k in range(layers))
 
@@ -59,17 +67,22 @@ def bench_roofline(case: Case, *, rounds, min_sample_s, seed) -> dict:
     calls, flops = {}, {}
     for k in range(shape.layers):
         fan_in = shape.H_in if k == 0 else D * P
-        inputs = jnp.asarray(rng.standard_normal((rows, fan_in), np.float32))  # (L*N, in_k)
+        inputs = jnp.asarray(rng.standard_normal((rows, fan_in), np.float32))  # (R, in_k)
         w_ih = jnp.asarray(rng.standard_normal((fan_in, gates_H), np.float32))  # (in_k, G*H)
-        hs = jnp.asarray(rng.standard_normal((rows, P), np.float32))  # (L*N, P)
+        d_pre = jnp.asarray(rng.standard_normal((rows, gates_H), np.float32))  # (R, G*H)
+        hs = jnp.asarray(rng.standard_normal((rows, P), np.float32))  # (R, P)
         w_hh = _recurrent_weight(rng, P, gates_H)  # (P, G*H)
         h0 = jnp.asarray(rng.standard_normal((shape.N, P), np.float32))  # (N, P)
-        calls[f"input_gemm_l{k}"] = jax_call(jax.jit(jnp.matmul), inputs, w_ih)
-        calls[f"hh_gemm_l{k}"] = jax_call(jax.jit(jnp.matmul), hs, w_hh)
+        matmul = jax.jit(jnp.matmul)
+        calls[f"input_gemm_l{k}"] = jax_call(matmul, inputs, w_ih)
+        calls[f"d_x_l{k}"] = jax_call(matmul, d_pre, w_ih.T)
+        calls[f"d_w_ih_l{k}"] = jax_call(matmul, d_pre.T, inputs)
+        calls[f"d_w_hh_l{k}"] = jax_call(matmul, d_pre.T, hs)
         chain = jax.jit(functools.partial(_matmul_chain, length=shape.L))
         calls[f"recurrent_l{k}"] = jax_call(chain, h0, w_hh)
-        flops[f"input_gemm_l{k}"] = 2 * rows * fan_in * gates_H
-        flops[f"hh_gemm_l{k}"] = flops[f"recurrent_l{k}"] = 2 * rows * P * gates_H
+        for name in ("input_gemm", "d_x", "d_w_ih"):
+            flops[f"{name}_l{k}"] = 2 * rows * fan_in * gates_H
+        flops[f"d_w_hh_l{k}"] = flops[f"recurrent_l{k}"] = 2 * rows * P * gates_H
     loop = jax.jit(functools.partial(backward_loop.backward_loop, cell=case.kind.cell))
     loop_inputs = backward_loop.random_inputs(rng, case.kind.cell, shape, P, case.kind.gates)
     calls["backward_loop"] = jax_call(loop, *loop_inputs)
@@ -79,12 +92,11 @@ def bench_roofline(case: Case, *, rounds, min_sample_s, seed) -> dict:
         name: {"median_s": statistics.median(t), "gflops": flops[name] / statistics.median(t) / 1e9}
         for name, t in times.items()
     }
-    inputs, hh, recurrent = (
-        _total(report, g, shape.layers) for g in ("input_gemm", "hh_gemm", "recurrent")
-    )
+    inputs, recurrent = (_total(report, g, shape.layers) for g in ("input_gemm", "recurrent"))
+    backward = sum(_total(report, g, shape.layers) for g in BACKWARD_GEMMS)
     report["directions"] = D
     report["fwd_floor_s"] = D * (inputs + recurrent)
-    report["train_floor_estimate_s"] = D * (3 * inputs + hh + 2 * recurrent)
+    report["train_floor_estimate_s"] = D * (inputs + backward + 2 * recurrent)
     loops = shape.layers * report["backward_loop"]["median_s"]
     report["bwd_steps_s"] = D * max(0.0, loops - recurrent)
     return report
