@@ -34,11 +34,11 @@ TARGETS_TEXT = (
     "gate math and loop of its steps; XLA compiles jrnn's forward to the same loop, and every "
     "train step runs it too. Bwd steps: the textbook backward loop (saved gate values and d y "
     "in, d pre-activations out, d h through W_hh), timed alone, beyond its sequential GEMMs; "
-    "every train step's backward scan does at least that much. The floor plus both steps is a "
-    "tighter bound: the forward as flax runs it, the textbook backward loop, and the backward's "
-    "GEMMs over the whole sequence (d W_ih, d x, d W_hh). Torch: the other train goal is "
-    "torch's time; where it is below that bound, XLA's GEMMs and the loops' steps alone take "
-    "longer than torch's whole step."
+    "every train step's backward scan does about that much. The floor plus both steps is a "
+    "tighter estimate: the forward as flax runs it, the textbook backward loop, and the "
+    "backward's GEMMs over the whole sequence (d W_ih, d x, d W_hh); a step whose forward beats "
+    "flax's can run below it. Torch: the other train goal is torch's time; where it is below "
+    "that estimate, XLA's GEMMs and the loops' steps take longer than torch's whole step."
 )
 
 
