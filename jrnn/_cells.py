@@ -39,14 +39,15 @@ class CellSpec(NamedTuple):
             block for Elman and LSTM; ``r`` and ``z`` for GRU).
         update: ``(xp, hp, carry) -> (new, saved)``: the pointwise equation. ``new`` is the
             next carry before any projection; ``saved`` what :attr:`tangent` needs.
-        tangent: ``(new, saved, prev, d_xp, d_hp, d_carry) -> d_new``, linear in the ``d_``;
-            it reads the summed blocks only as ``d_xp + d_hp``, so the engine may move part of
-            one into the other.
-        rebuild: ``(xp, hp, h_prev, edge, mask, reverse) -> (new, saved, prev)``: ``update``
-            over a chunk of ``k`` steps at once, from each step's ``h_{t-1}`` and the carry
-            before the chunk (``edge``), for a backward that kept only ``h``; ``None`` where
-            ``update`` saves nothing (Elman). Leaves ``(k, N, .)``; ``mask`` ``(k, N)`` or
-            ``None``; ``reverse``: the chunk runs from its last step to its first.
+        tangent: ``(h_new, saved, h_prev, d_xp, d_hp, d_carry) -> d_new``, linear in the
+            ``d_``; ``h_new`` and ``h_prev`` are the ``h`` after and before the step. It reads
+            the summed blocks only as ``d_xp + d_hp``, so the engine may move part of one into
+            the other.
+        rebuild: ``(xp, hp, h_prev, edge, mask, reverse) -> (new, saved)``: ``update`` over a
+            chunk of ``k`` steps at once, from each step's ``h_{t-1}`` and the carry before the
+            chunk (``edge``), for a backward that kept only ``h``; ``None`` where ``update``
+            saves nothing (Elman). Leaves ``(k, N, .)``; ``mask`` ``(k, N)`` or ``None``;
+            ``reverse``: the chunk runs from its last step to its first.
     """
 
     kind: str
@@ -140,7 +141,7 @@ def _elman(nonlinearity):
         """``h' = f(xp + hp)``."""
         return function(xp + hp), ()
 
-    def tangent(h_new, saved, prev, d_xp, d_hp, d_h):
+    def tangent(h_new, saved, h_prev, d_xp, d_hp, d_h):
         d_pre = d_xp + d_hp
         if nonlinearity == "tanh":
             return _d_tanh(h_new, d_pre)
@@ -150,13 +151,17 @@ def _elman(nonlinearity):
 
 
 def _lstm_update(xp, hp, carry):
-    """``i, f, g, o`` gates; ``c' = f * c + i * g``; ``m = o * tanh(c')`` (``h`` before W_hr)."""
+    """``i, f, g, o`` gates; ``c' = f * c + i * g``; ``m = o * tanh(c')`` (``h`` before W_hr).
+
+    It saves the step's ``c``, not ``c'``, so the tangent needs no shifted copy of the ``c``
+    sequence.
+    """
     _, c = carry
     z_i, z_f, z_g, z_o = jnp.split(xp + hp, 4, axis=-1)  # (N, H) each
     i, f, g, o = _sigmoid(z_i), _sigmoid(z_f), jnp.tanh(z_g), _sigmoid(z_o)
     c_new = f * c + i * g
     tanh_c = jnp.tanh(c_new)
-    return (o * tanh_c, c_new), (i, f, g, o, tanh_c)
+    return (o * tanh_c, c_new), (i, f, g, o, tanh_c, c)
 
 
 def _lstm_rebuild(xp, hp, h_prev, edge, mask, reverse):
@@ -173,12 +178,11 @@ def _lstm_rebuild(xp, hp, h_prev, edge, mask, reverse):
 
     _, (c_prev, c_new) = lax.scan(body, edge[1], (f, i * g, mask), reverse=reverse)
     tanh_c = jnp.tanh(c_new)
-    return (o * tanh_c, c_new), (i, f, g, o, tanh_c), (h_prev, c_prev)
+    return (o * tanh_c, c_new), (i, f, g, o, tanh_c, c_prev)
 
 
-def _lstm_tangent(new, saved, prev, d_xp, d_hp, d_carry):
-    i, f, g, o, tanh_c = saved
-    _, c_prev = prev
+def _lstm_tangent(m_new, saved, h_prev, d_xp, d_hp, d_carry):
+    i, f, g, o, tanh_c, c_prev = saved
     _, d_c_prev = d_carry
     d_i, d_f, d_g, d_o = jnp.split(d_xp + d_hp, 4, axis=-1)
     d_i, d_f, d_o = _d_sigmoid(i, d_i), _d_sigmoid(f, d_f), _d_sigmoid(o, d_o)
@@ -211,8 +215,7 @@ def _gru_tangent(h_new, saved, h_prev, d_xp, d_hp, d_h):
 
 def _gru_rebuild(xp, hp, h_prev, edge, mask, reverse):
     """GRU's update needs nothing but ``h_{t-1}``: the whole chunk at once."""
-    new, saved = _gru_update(xp, hp, h_prev)
-    return new, saved, h_prev
+    return _gru_update(xp, hp, h_prev)
 
 
 ELMAN = {"tanh": _elman("tanh"), "relu": _elman("relu")}
