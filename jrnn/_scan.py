@@ -187,10 +187,10 @@ def _tangent_chunk(cell, reverse, unroll, precision, weights, d_weights, d_carry
         d_xp = d_xp + _times_transposed(xp, d_weights.w_ih_t.T, precision)
         if weights.b_ih is not None:
             d_xp = add_bias(d_xp, d_weights.b_ih)
-    d_b_step, d_b_outside = (d_weights.b_hh, None)  # (gates*H,) or None
-    if not _bias_tangent_in_step(cell):
-        d_b_step, d_b_outside = None, d_weights.b_hh
-    d_xp, d_hp = _with_hp_tangent(cell, d_xp, h_prev, d_weights.w_hh_t, d_b_outside, precision)
+    d_b_step = d_weights.b_hh if _bias_tangent_in_step(cell) else None  # (gates*H,) or None
+    if d_b_step is None and d_weights.b_hh is not None:  # Elman: its one block reads xp + hp
+        d_xp = add_bias(d_xp, d_weights.b_hh)
+    d_xp, d_hp = _with_hp_tangent(cell, d_xp, h_prev, d_weights.w_hh_t, precision)
     d_h_proj = None
     if weights.w_hr_t is not None:
         d_h_proj = _times_transposed(m, d_weights.w_hr_t.T, precision)  # (k, N, P)
@@ -226,34 +226,29 @@ def _bias_tangent_in_step(cell: CellSpec) -> bool:
     Xeon (AVX-512), train step, medians of paired rounds in both compile orders: LSTM 0.95-0.97x
     the time of the sum after the scan, GRU 0.94-0.97x (S1, S1 bidirectional, S3 for GRU), the
     rest even (1.00-1.02x: S2, S3, S5, projected LSTM); Elman 0.99-1.05x, so Elman keeps the sum
-    after the scan.
+    after the scan (its bias's tangent is added to ``d_xp``, which its step reads as ``xp + hp``).
     """
     return cell.gates > 1
 
 
-def _with_hp_tangent(cell, d_xp, h_prev, d_w_hh_t, d_b_hh, precision):
-    """The weights' share of ``hp``'s tangent, ``h_{t-1} @ dW_hh.T (+ db_hh)``, and where it goes.
+def _with_hp_tangent(cell, d_xp, h_prev, d_w_hh_t, precision):
+    """``W_hh``'s share of ``hp``'s tangent, ``h_{t-1} @ dW_hh.T``, and where it goes.
 
     For the gate blocks the update reads only as ``xp + hp`` (:attr:`CellSpec.summed_gates`)
     it is added to ``d_xp``, so the tangent scan reads, and in reverse mode writes, one
     sequence of those blocks, not two. The other blocks' share (GRU's ``n``) is a sequence of
     its own, from a GEMM of its own: in reverse mode each weight gradient is then a GEMM
-    straight from a cotangent sequence the scan wrote, with no concatenated copy. ``d_b_hh`` is
-    ``None`` where the bias's tangent is added in the step (:func:`_bias_tangent_in_step`).
+    straight from a cotangent sequence the scan wrote, with no concatenated copy. ``b_hh``'s
+    share is added elsewhere (:func:`_bias_tangent_in_step`).
 
     Shapes:
         ``d_xp``: ``(k, N, gates*H)``; ``h_prev``: ``(k, N, P)``; ``d_w_hh_t``: ``(P,
-        gates*H)``; ``d_b_hh``: ``(gates*H,)`` or ``None``. Returns ``d_xp`` of the same shape,
-        and the other blocks' share ``(k, N, (gates - summed_gates) * H)`` or ``None``.
+        gates*H)``. Returns ``d_xp`` of the same shape, and the other blocks' share ``(k, N,
+        (gates - summed_gates) * H)`` or ``None``.
     """
     w = d_w_hh_t.T  # (gates*H, P)
     split = [] if cell.folds_bias else [cell.summed_gates * w.shape[0] // cell.gates]
-    w_parts = jnp.split(w, split)
-    b_parts = [None] * len(w_parts) if d_b_hh is None else jnp.split(d_b_hh, split)
-    d_hp = []
-    for w_part, b_part in zip(w_parts, b_parts, strict=True):
-        d = _times_transposed(h_prev, w_part, precision)  # (k, N, part)
-        d_hp.append(d if b_part is None else add_bias(d, b_part))
+    d_hp = [_times_transposed(h_prev, part, precision) for part in jnp.split(w, split)]
     if cell.folds_bias:
         return d_xp + d_hp[0], None
     summed, rest = jnp.split(d_xp, split, axis=-1)
