@@ -108,7 +108,8 @@ def test_the_train_goal_is_set_against_the_floor():
         return {"jrnn": jrnn, "flax": {"median_s": flax_s}, **torch}
 
     shape = {"L": 5, "N": 2, "H_in": 3, "H": 4, "layers": 1}
-    floors = {"fwd_floor_s": 0.5, "train_floor_estimate_s": 5.0, "bwd_steps_s": 0.25}
+    floors = {"fwd_floor_s": 0.5, "train_floor_estimate_s": 5.0}
+    floors |= {"bwd_steps_s": 0.25, "transpose_s": 0.05}
     run = {
         "contenders": ["jrnn", "flax"],
         "shapes": {
@@ -120,13 +121,14 @@ def test_the_train_goal_is_set_against_the_floor():
     rows = floor_report.target_rows(run)
     # jrnn fwd / flax = 1/2, flax fwd / floor = 2/0.5, jrnn train / flax = 3/10; the goal,
     # 0.70 x 10 s = 7 s, is above the 5 s floor; 0.70 x 4 s = 2.8 s is below it (0.56 of it).
-    # Flax's forward steps beyond its floor, 2 - 0.5 s, and the backward loop's 0.25 s raise
-    # the bound to 6.75 s; a 7 s torch step is above it, a 4 s one below it.
+    # Flax's forward steps beyond its floor, 2 - 0.5 s, the backward loop's 0.25 s and the
+    # transpose's 0.05 s raise the bound to 6.8 s; a 7 s torch step is above it, a 4 s one below.
     expected = ["slow 5, 2, 3, 4, 1", "0.50", "4.00", "0.30", "7e+03 ms", "5e+03 ms", "above"]
-    expected += ["1.5e+03 ms", "250 ms", "6.75e+03 ms", "above", "7e+03 ms", "above"]
+    expected += ["1.5e+03 ms", "250 ms", "50 ms", "6.8e+03 ms", "above", "7e+03 ms", "above"]
     assert rows[0] == expected
     assert rows[1][4:] == ["2.8e+03 ms", "5e+03 ms", "below (0.56)", "1.5e+03 ms", "250 ms"] + [
-        "6.75e+03 ms",
+        "50 ms",
+        "6.8e+03 ms",
         "below (0.41)",
         "4e+03 ms",
         "below (0.59)",

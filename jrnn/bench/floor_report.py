@@ -22,7 +22,7 @@ TRAIN_TARGET = 0.70
 """The train-step goal, as a fraction of flax's time."""
 TARGETS_HEADER = ["shape", "jrnn fwd / flax", "flax fwd / floor", "jrnn train / flax"]
 TARGETS_HEADER += [f"{TRAIN_TARGET:.2f} x flax train", "train floor (est.)", "goal vs floor"]
-TARGETS_HEADER += ["fwd steps", "bwd steps", "floor + steps", "goal vs that"]
+TARGETS_HEADER += ["fwd steps", "bwd steps", "transpose", "floor + steps", "goal vs that"]
 TARGETS_HEADER += ["torch train", "torch vs that"]
 TARGETS_TEXT = (
     "Whether the goals can be met with XLA's GEMMs. Forward: at most flax's time; where flax's "
@@ -34,8 +34,11 @@ TARGETS_TEXT = (
     "gate math and loop of its steps; XLA compiles jrnn's forward to the same loop, and every "
     "train step runs it too. Bwd steps: the textbook backward loop (saved gate values and d y "
     "in, d pre-activations out, d h through W_hh), timed alone, beyond its sequential GEMMs; "
-    "every train step's backward scan does about that much. The floor plus both steps is a "
-    "tighter estimate: the forward as flax runs it, the textbook backward loop, and the "
+    "every train step's backward scan does about that much. Transpose: the (L*N, G*H) gradient "
+    "sequence copied transposed, timed alone, the layout the weight-gradient GEMMs of the floor "
+    "take as given; JAX transposes a dot_general with the cotangent as its left operand, so "
+    "XLA:CPU makes that copy in every train step. The floor plus both steps and the transpose is "
+    "a tighter estimate: the forward as flax runs it, the textbook backward loop, and the "
     "backward's GEMMs over the whole sequence (d W_ih, d x, d W_hh); a step whose forward beats "
     "flax's can run below it. Torch: the other train goal is torch's time; where it is below "
     "that estimate, XLA's GEMMs and the loops' steps take longer than torch's whole step."
@@ -96,9 +99,10 @@ def target_rows(run: dict) -> list[list[str]]:
     Each: jrnn's forward over flax's, flax's forward over the floor, jrnn's train step over
     flax's, the train goal (``TRAIN_TARGET`` x flax's time), the train floor, whether the goal
     is ``"above"`` the floor or ``"below (goal / floor)"``; then flax's forward steps (its time
-    beyond the forward floor), the backward loop's steps (``bwd_steps_s``), the floor plus both
-    and the goal against that; torch's train time (``"-"`` when torch did not run) and whether
-    it is above that bound or below it (``torch / bound``).
+    beyond the forward floor), the backward loop's steps (``bwd_steps_s``), the transpose
+    (``transpose_s``), the floor plus those three and the goal against that; torch's train time
+    (``"-"`` when torch did not run) and whether it is above that bound or below it (``torch /
+    bound``).
     """
     rows = []
     for name, roof in run["roofline"].items():
@@ -107,7 +111,7 @@ def target_rows(run: dict) -> list[list[str]]:
         goal = TRAIN_TARGET * train["flax"]["median_s"]
         floor = roof["train_floor_estimate_s"]
         fwd_steps = max(0.0, fwd["flax"]["median_s"] - roof["fwd_floor_s"])
-        with_steps = floor + fwd_steps + roof["bwd_steps_s"]
+        with_steps = floor + fwd_steps + roof["bwd_steps_s"] + roof["transpose_s"]
         torch_s = train.get("torch", {}).get("median_s")
         rows.append(
             [
@@ -120,6 +124,7 @@ def target_rows(run: dict) -> list[list[str]]:
                 _above_or_below(goal, floor),
                 ms(fwd_steps),
                 ms(roof["bwd_steps_s"]),
+                ms(roof["transpose_s"]),
                 ms(with_steps),
                 _above_or_below(goal, with_steps),
                 "-" if torch_s is None else ms(torch_s),

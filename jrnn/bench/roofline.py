@@ -18,7 +18,12 @@ times ``D``. Not counted: the element-wise gate math and, for a projected LSTM, 
 
 Also timed: the kind's textbook backward loop (:mod:`.backward_loop`), one layer and
 direction. Its time beyond the sequential chains, over every layer and direction, is
-``bwd_steps_s``: the backward's gate math and loop.
+``bwd_steps_s``: the backward's gate math and loop. And the copy of the ``(R, G*H)`` gradient
+sequence transposed, ``transpose_s`` over every layer and direction: the layout the weight
+gradients' GEMMs above take as given. JAX transposes a ``dot_general`` with the cotangent as its
+left operand, and XLA:CPU's GEMM wants the contracted dimension minor on the left, so every
+train step pays for that copy (a 2-core Intel Xeon's profile of the LSTM at S1 shows it as one
+``f32[512, 3200]`` copy fusion before the weight GEMMs).
 """
 
 import functools
@@ -78,6 +83,7 @@ def bench_roofline(case: Case, *, rounds, min_sample_s, seed) -> dict:
         calls[f"d_x_l{k}"] = jax_call(matmul, d_pre, w_ih.T)
         calls[f"d_w_ih_l{k}"] = jax_call(matmul, d_pre.T, inputs)
         calls[f"d_w_hh_l{k}"] = jax_call(matmul, d_pre.T, hs)
+        calls[f"transpose_l{k}"] = jax_call(jax.jit(jnp.transpose), d_pre)
         chain = jax.jit(functools.partial(_matmul_chain, length=shape.L))
         calls[f"recurrent_l{k}"] = jax_call(chain, h0, w_hh)
         for name in ("input_gemm", "d_x", "d_w_ih"):
@@ -88,10 +94,9 @@ def bench_roofline(case: Case, *, rounds, min_sample_s, seed) -> dict:
     calls["backward_loop"] = jax_call(loop, *loop_inputs)
     flops["backward_loop"] = 2 * rows * P * gates_H
     times = paired_rounds(calls, rounds, calibrate(calls, min_sample_s))
-    report = {
-        name: {"median_s": statistics.median(t), "gflops": flops[name] / statistics.median(t) / 1e9}
-        for name, t in times.items()
-    }
+    report = {name: {"median_s": statistics.median(t)} for name, t in times.items()}
+    for name, count in flops.items():
+        report[name]["gflops"] = count / report[name]["median_s"] / 1e9
     inputs, recurrent = (_total(report, g, shape.layers) for g in ("input_gemm", "recurrent"))
     backward = sum(_total(report, g, shape.layers) for g in BACKWARD_GEMMS)
     report["directions"] = D
@@ -99,4 +104,5 @@ def bench_roofline(case: Case, *, rounds, min_sample_s, seed) -> dict:
     report["train_floor_estimate_s"] = D * (inputs + backward + 2 * recurrent)
     loops = shape.layers * report["backward_loop"]["median_s"]
     report["bwd_steps_s"] = D * max(0.0, loops - recurrent)
+    report["transpose_s"] = D * _total(report, "transpose", shape.layers)
     return report
