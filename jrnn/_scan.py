@@ -403,22 +403,19 @@ def _edge_slots(seq_len: int, k: int, reverse: bool) -> np.ndarray:
     return slots
 
 
-def _chunk_edges(carries, carry0, k: int, reverse: bool):
-    """Each chunk's edge (:func:`_edge_steps`), gathered from the carries or ``carry0``.
+def _chunk_edges(h_seq, h0, k: int, reverse: bool):
+    """Each chunk's edge (:func:`_edge_steps`): the ``h`` before it, from ``h_seq`` or ``h0``.
 
     Shapes:
-        ``carries`` leaves ``(L, N, .)``; ``carry0`` leaves ``(N, .)``. Returns ``(edges,
-        tail_edge)``: leaves ``(L // k, N, .)`` for the whole chunks, ``(N, .)`` for the
-        shorter tail chunk when ``k`` does not divide ``L``.
+        ``h_seq``: ``(L, N, P)``; ``h0``: ``(N, P)``. Returns ``(edges, tail_edge)``: ``(L // k,
+        N, P)`` for the whole chunks, ``(N, P)`` for the shorter tail chunk when ``k`` does not
+        divide ``L``.
     """
-    seq_len = jax.tree.leaves(carries)[0].shape[0]
+    seq_len = h_seq.shape[0]
     steps = _edge_steps(seq_len, k, reverse)
-    is_carry0 = (steps < 0)[:, None, None]
-    gathered = jax.tree.map(
-        lambda s, c: jnp.where(is_carry0, c[None], s[np.maximum(steps, 0)]), carries, carry0
-    )
+    gathered = jnp.where((steps < 0)[:, None, None], h0[None], h_seq[np.maximum(steps, 0)])
     count = seq_len // k
-    return jax.tree.map(lambda g: g[:count], gathered), jax.tree.map(lambda g: g[count], gathered)
+    return gathered[:count], gathered[count]
 
 
 def _over_chunks(chunk, d_carry0, sequences, edges, first_edge, reverse, k):
