@@ -72,6 +72,7 @@ def test_a_quick_run_writes_table_json_and_plot_for_both_directions(tmp_path):
                 assert len(tiny[mode][name]["samples_s"]) == rounds
                 assert tiny[mode][name]["ratio_to_torch"] > 0
                 assert tiny[mode][name]["ratio_to_flax"] > 0
+                assert tiny[mode][name]["ratio_to_scan"] > 0
                 assert tiny["first_call_s"][name][mode]["total"] > 0
             assert run["memory_case"][name]["temp"] > 0
         assert len(tiny["fwd"]["torch"]["samples_s"]) == rounds
@@ -79,11 +80,24 @@ def test_a_quick_run_writes_table_json_and_plot_for_both_directions(tmp_path):
         assert 0 < roofline["fwd_floor_s"] < roofline["train_floor_estimate_s"]
         heading = f"Elman RNN (tanh), {direction}"
         sections = ["time relative to torch", "jrnn time relative to flax", "GEMM roofline"]
+        sections += ["jrnn time relative to the plain scan"]
         for section in [*sections, "the targets against the XLA floor"]:
             assert f"### {heading}: {section}" in table
     assert saved["kinds"]["rnn"]["bidirectional"]["torch"] == "torch.nn.RNN(bidirectional=True)"
     assert "| tiny 5, 2, 3, 4, 2 |" in table
     assert "long 30, 2, 3, 4, 1" in table
+    steal = saved["machine"]["cpu_steal"]
+    if report.cpu_times() is not None:  # Linux
+        assert 0 <= steal < 1
+        assert "stolen by the hypervisor" in table
+
+
+def test_the_steal_share_is_the_steal_ticks_over_all_ticks():
+    before = [100, 0, 50, 1000, 0, 0, 0, 10]
+    after = [160, 0, 70, 1010, 0, 0, 0, 20]  # 60 user, 20 system, 10 idle, 10 steal
+    assert report.steal_share(before, after) == 0.1
+    assert report.steal_share(None, after) is None
+    assert report.steal_share(before, before) is None
 
 
 @pytest.mark.parametrize("kind", ["lstm", "lstm_proj", "gru"])

@@ -57,7 +57,7 @@ from .contenders import CONTENDERS, for_kind, jrnn_variant
 from .device import DEVICES, TF32, check, describe, placed, torch_device
 from .device import tolerance as default_tolerance
 from .measure import bench_case, bench_memory
-from .report import cores, machine, write
+from .report import cores, cpu_times, machine, steal_share, write
 from .roofline import bench_roofline
 
 
@@ -186,6 +186,7 @@ def main(
         with placed(device, tf32):
             described = {**machine(), **describe(device, tf32)}
             results = {"machine": described, "rounds": timing["rounds"], "kinds": {}}
+            start_times = cpu_times()
             for kind in kinds:
                 if kind not in runnable:
                     print(f"{kind}: none of {list(factories)} has this kind; skipped", flush=True)
@@ -194,6 +195,7 @@ def main(
                     direction_label(b): _run(KINDS[kind], b, factories, selected, long, **options)
                     for b in ([False, True] if bidirectional else [False])
                 }
+            described["cpu_steal"] = steal_share(start_times, cpu_times())
     finally:
         torch.set_num_threads(threads)
 

@@ -65,6 +65,34 @@ def cpu_name() -> str:
     return f"{name} (family {family}, model {model}, {vector})"
 
 
+def cpu_times() -> list[int] | None:
+    """The whole machine's CPU time counters from ``/proc/stat`` (Linux), else ``None``.
+
+    In ticks: user, nice, system, idle, iowait, irq, softirq, steal (guest time is already in
+    user).
+    """
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    return [int(value) for value in fields[1:9]]
+
+
+def steal_share(before: list[int] | None, after: list[int] | None) -> float | None:
+    """The share of CPU time between two :func:`cpu_times` that the hypervisor gave elsewhere.
+
+    On a virtual machine whose host is busy it can reach a third: every contender then runs
+    slower, by amounts that come and go within a run, so the report states it.
+    """
+    if before is None or after is None:
+        return None
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return spent[7] / sum(spent) if sum(spent) > 0 else None
+
+
 def machine() -> dict:
     """The CPU, core count, thread setting, versions and date of this run."""
     return {
@@ -154,6 +182,10 @@ def _run_section(heading: str, run: dict) -> list[str]:
             "",
             *_by_shape(run, jrnn_names, lambda r, n, m: f"{r[m][n]['ratio_to_flax']:.2f}"),
         ]
+    if "scan" in names and jrnn_names:
+        title = "jrnn time relative to the plain scan (median of per-round ratios)"
+        lines += ["", f"### {heading}: {title}", ""]
+        lines += _by_shape(run, jrnn_names, lambda r, n, m: f"{r[m][n]['ratio_to_scan']:.2f}")
     lines += ["", f"### {heading}: median time per call", ""]
     lines += _by_shape(run, ["torch", *names], lambda r, n, mode: ms(r[mode][n]["median_s"]))
     lines += ["", f"### {heading}: first call of a fresh jit, trace + compile + run (s)", ""]
@@ -167,6 +199,12 @@ def _run_section(heading: str, run: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _steal_text(share: float | None) -> str:
+    if share is None:
+        return ""
+    return f"; {share:.0%} of the CPU time during the run was stolen by the hypervisor"
+
+
 def markdown(results: dict) -> str:
     """The report: the machine, then per kind and direction setting every table."""
     m = results["machine"]
@@ -175,7 +213,7 @@ def markdown(results: dict) -> str:
         "",
         f"{where(m)} (torch threads {m['torch_threads']}), "
         f"JAX {m['jax']} ({m['jax_backend']}), torch {m['torch']}, flax {m['flax']}, "
-        f"Python {m['python']}; {m['date']}.",
+        f"Python {m['python']}; {m['date']}{_steal_text(m.get('cpu_steal'))}.",
         f"float32, zero initial state; {results['rounds']} paired rounds per shape and mode, in "
         "rotating order, each sample after one untimed call of its own (so that no contender "
         "pays for the threads of the one before it); every ratio is the median over rounds of "

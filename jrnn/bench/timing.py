@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 
 import jax
 
-REFERENCES = ("torch", "flax")
+REFERENCES = ("torch", "flax", "scan")
 
 
 def jax_call(fn: Callable, *args) -> Callable[[], object]:
@@ -73,8 +73,8 @@ def paired_rounds(calls: Mapping[str, Callable[[], object]], rounds: int, inner:
 def summarize(times: Mapping[str, list[float]]) -> dict[str, dict]:
     """Median seconds per name and its median ratios to the references.
 
-    ``ratio_to_torch`` (and ``ratio_to_flax`` when flax ran): the median over rounds of each
-    round's time over the reference's time in that round.
+    ``ratio_to_torch`` (and ``ratio_to_flax``, ``ratio_to_scan`` when flax or the plain scan
+    ran): the median over rounds of each round's time over the reference's time in that round.
     """
     summary = {}
     for name, samples in times.items():
