@@ -31,6 +31,8 @@ CONTENDERS_TEXT = (
 )
 VECTOR_EXTENSIONS = [("avx512f", "AVX-512"), ("avx2", "AVX2"), ("asimd", "NEON")]
 """``/proc/cpuinfo`` flag and name, widest first."""
+JAX_REFERENCES = {"flax": "flax", "scan": "the plain scan"}
+"""The JAX contenders jrnn's times are also given relative to, and what the headings call them."""
 TF32_TEXT = {"off": "float32 matmuls in torch and JAX", "on": "torch and JAX matmuls in TF32"}
 MEMORY_TEXT = (
     "XLA memory analysis of the compiled train step, MB; torch not measured. h seq is the "
@@ -176,16 +178,12 @@ def _run_section(heading: str, run: dict) -> list[str]:
     lines = [f"## {heading}", "", f"Reference: `{torch_name}`. {run['note']}".rstrip(), ""]
     lines += [f"### {heading}: time relative to {torch_name} (median of per-round ratios)", ""]
     lines += _by_shape(run, names, lambda r, n, mode: f"{r[mode][n]['ratio_to_torch']:.2f}")
-    if "flax" in names and jrnn_names:
-        lines += ["", f"### {heading}: jrnn time relative to flax (median of per-round ratios)"]
-        lines += [
-            "",
-            *_by_shape(run, jrnn_names, lambda r, n, m: f"{r[m][n]['ratio_to_flax']:.2f}"),
-        ]
-    if "scan" in names and jrnn_names:
-        title = "jrnn time relative to the plain scan (median of per-round ratios)"
-        lines += ["", f"### {heading}: {title}", ""]
-        lines += _by_shape(run, jrnn_names, lambda r, n, m: f"{r[m][n]['ratio_to_scan']:.2f}")
+    for reference, called in JAX_REFERENCES.items():
+        if reference in names and jrnn_names:
+            title = f"jrnn time relative to {called} (median of per-round ratios)"
+            lines += ["", f"### {heading}: {title}", ""]
+            key = f"ratio_to_{reference}"
+            lines += _by_shape(run, jrnn_names, lambda r, n, m, key=key: f"{r[m][n][key]:.2f}")
     lines += ["", f"### {heading}: median time per call", ""]
     lines += _by_shape(run, ["torch", *names], lambda r, n, mode: ms(r[mode][n]["median_s"]))
     lines += ["", f"### {heading}: first call of a fresh jit, trace + compile + run (s)", ""]
